@@ -1,0 +1,25 @@
+"""All configuration options, declared in one place.
+
+Each module below owns one option group; ``register_opts`` puts them all on
+a ConfigOpts object.  ``CONF`` is the process-wide instance used by the
+commands; tests build their own through ``nova_aggregates.tests`` fixtures.
+"""
+
+from oslo_config import cfg
+
+from nova_aggregates.conf import api
+from nova_aggregates.conf import compute
+from nova_aggregates.conf import database
+from nova_aggregates.conf import xenapi
+
+CONF = cfg.CONF
+
+_MODULES = (api, compute, database, xenapi)
+
+
+def register_opts(conf):
+    for module in _MODULES:
+        module.register_opts(conf)
+
+
+register_opts(CONF)

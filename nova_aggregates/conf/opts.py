@@ -1,0 +1,14 @@
+"""Entry point for oslo-config-generator."""
+
+from nova_aggregates.conf import api
+from nova_aggregates.conf import compute
+from nova_aggregates.conf import database
+from nova_aggregates.conf import xenapi
+
+
+def list_opts():
+    groups = {}
+    for module in (compute, api, database, xenapi):
+        for group, opts in module.list_opts().items():
+            groups.setdefault(group, []).extend(opts)
+    return list(groups.items())

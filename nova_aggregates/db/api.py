@@ -1,0 +1,422 @@
+"""Every SQL statement of the service.
+
+Transactions come from oslo.db's enginefacade.  Functions here join the
+caller's transaction when there is one, so the AggregateManager can wrap a
+rule check and its writes in one ``writer`` block (see ``transaction``).
+
+Locking, the same way on every backend: a write transaction starts with an
+UPDATE of the rows it depends on (``lock_aggregate``, ``lock_hosts``).  That
+takes row locks on PostgreSQL and MySQL and the database write lock on
+SQLite, so a check made after it cannot be invalidated by a concurrent
+request before the transaction commits.  Locks are always taken aggregate
+first, then hosts in sorted order.
+
+Reads use SQLAlchemy Core with statements built once at import: listing and
+showing cost two statements whatever the number of aggregates, hosts or
+keys (no join that multiplies rows).
+"""
+
+import datetime
+import uuid as uuid_lib
+
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import enginefacade
+import sqlalchemy as sa
+
+from nova_aggregates import exception
+from nova_aggregates.db import models
+
+context_manager = enginefacade.transaction_context()
+
+writer = context_manager.writer.connection
+reader = context_manager.reader.connection
+
+aggregates = models.Aggregate.__table__
+aggregate_hosts = models.AggregateHost.__table__
+aggregate_metadata = models.AggregateMetadata.__table__
+compute_hosts = models.ComputeHost.__table__
+
+_current_factory = None
+
+
+def configure(conf):
+    """Point the service at ``[database] connection``; may be called again
+    (tests use one database each)."""
+    global _current_factory
+    factory = enginefacade.transaction_context()
+    options = {name: conf.database[name] for name in
+               ('connection', 'slave_connection', 'max_pool_size',
+                'max_overflow', 'pool_timeout', 'connection_recycle_time',
+                'max_retries', 'retry_interval', 'connection_debug',
+                'connection_trace', 'connection_parameters',
+                'mysql_sql_mode', 'db_max_retries', 'db_retry_interval',
+                'db_inc_retry_interval', 'db_max_retry_interval')
+               if name in conf.database}
+    options['sqlite_fk'] = True
+    factory.configure(**options)
+    context_manager.patch_factory(factory)
+    if _current_factory is not None:
+        _current_factory.dispose_pool()
+    _current_factory = factory
+    _tune_engine(get_engine())
+
+
+def _tune_engine(engine):
+    if engine.dialect.name != 'sqlite':
+        return
+
+    @sa.event.listens_for(engine, 'connect')
+    def _sqlite_pragmas(dbapi_connection, record):
+        cursor = dbapi_connection.cursor()
+        # Writers queue for the lock instead of failing after 5 s; WAL lets
+        # readers run while one request writes.
+        cursor.execute('PRAGMA busy_timeout = 30000')
+        if not str(engine.url).endswith(':memory:') and engine.url.database:
+            cursor.execute('PRAGMA journal_mode = WAL')
+        cursor.close()
+
+    # Connections opened before the listener existed lack the pragmas.
+    engine.dispose()
+
+
+def get_engine():
+    return context_manager.writer.get_engine()
+
+
+def dispose():
+    global _current_factory
+    if _current_factory is not None:
+        _current_factory.dispose_pool()
+        _current_factory = None
+
+
+def transaction(fn):
+    """Decorator: run ``fn(self, context, ...)`` in one write transaction,
+    retried on deadlock."""
+    return oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True)(
+        writer(fn))
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+# -- reading aggregates -----------------------------------------------------
+
+_AGGREGATE_COLUMNS = (
+    aggregates.c.id, aggregates.c.uuid, aggregates.c.name,
+    aggregates.c.operational_state, aggregates.c.last_error,
+    aggregates.c.pending_host, aggregates.c.task_owner,
+    aggregates.c.task_started_at, aggregates.c.created_at,
+    aggregates.c.updated_at)
+
+_LIST_AGGREGATES = sa.select(*_AGGREGATE_COLUMNS).order_by(aggregates.c.id)
+_GET_AGGREGATE = sa.select(*_AGGREGATE_COLUMNS).where(
+    aggregates.c.id == sa.bindparam('aggregate_id'))
+
+
+def _children_query(where_hosts=None, where_metadata=None):
+    # Hosts (kind 0, ordered by join order) and metadata (kind 1) in one
+    # statement; a UNION ALL returns rows, not their product.
+    hosts = sa.select(sa.literal(0).label('kind'),
+                      aggregate_hosts.c.aggregate_id,
+                      aggregate_hosts.c.id.label('seq'),
+                      aggregate_hosts.c.host.label('key'),
+                      sa.null().label('value'))
+    metadata = sa.select(sa.literal(1).label('kind'),
+                         aggregate_metadata.c.aggregate_id,
+                         aggregate_metadata.c.id.label('seq'),
+                         aggregate_metadata.c.key,
+                         aggregate_metadata.c.value)
+    if where_hosts is not None:
+        hosts = hosts.where(where_hosts)
+        metadata = metadata.where(where_metadata)
+    union = sa.union_all(hosts, metadata).subquery()
+    return sa.select(union).order_by(union.c.kind, union.c.seq)
+
+
+_LIST_CHILDREN = _children_query()
+_GET_CHILDREN = _children_query(
+    aggregate_hosts.c.aggregate_id == sa.bindparam('aggregate_id'),
+    aggregate_metadata.c.aggregate_id == sa.bindparam('aggregate_id'))
+
+
+def _aggregate_dict(row):
+    agg = dict(row._mapping)
+    agg['hosts'] = []
+    agg['metadata'] = {}
+    return agg
+
+
+def _attach_children(by_id, rows):
+    for kind, aggregate_id, _seq, key, value in rows:
+        agg = by_id.get(aggregate_id)
+        if agg is None:
+            # Created after the first statement ran: not part of this list.
+            continue
+        if kind == 0:
+            agg['hosts'].append(key)
+        else:
+            agg['metadata'][key] = value
+
+
+@reader
+def aggregate_get_all(context):
+    """All aggregates with hosts and metadata, in two statements.
+
+    An aggregate deleted between the statements simply keeps what the first
+    one saw; the list never fails because of it.
+    """
+    conn = context.connection
+    result = [_aggregate_dict(row) for row in conn.execute(_LIST_AGGREGATES)]
+    _attach_children({agg['id']: agg for agg in result},
+                     conn.execute(_LIST_CHILDREN))
+    return result
+
+
+@reader
+def aggregate_get(context, aggregate_id):
+    conn = context.connection
+    row = conn.execute(_GET_AGGREGATE, {'aggregate_id': aggregate_id}).first()
+    if row is None:
+        raise exception.AggregateNotFound(aggregate_id=aggregate_id)
+    agg = _aggregate_dict(row)
+    _attach_children({agg['id']: agg},
+                     conn.execute(_GET_CHILDREN, {'aggregate_id': aggregate_id}))
+    return agg
+
+
+@reader
+def aggregate_get_by_state(context, state):
+    conn = context.connection
+    ids = conn.execute(sa.select(aggregates.c.id).where(
+        aggregates.c.operational_state == state)).scalars().all()
+    return [aggregate_get(context, aggregate_id) for aggregate_id in ids]
+
+
+@reader
+def host_aggregates(context, hosts):
+    """For each host, the aggregates it is in with their zone and pool flag:
+    ``{host: [{"id", "name", "availability_zone", "hypervisor_pool"}]}``."""
+    if not hosts:
+        return {}
+    conn = context.connection
+    zone = aggregate_metadata.alias('zone')
+    pool = aggregate_metadata.alias('pool')
+    query = (
+        sa.select(aggregate_hosts.c.host, aggregates.c.id, aggregates.c.name,
+                  zone.c.value, pool.c.value)
+        .select_from(aggregate_hosts)
+        .join(aggregates, aggregates.c.id == aggregate_hosts.c.aggregate_id)
+        .outerjoin(zone, sa.and_(zone.c.aggregate_id == aggregates.c.id,
+                                 zone.c.key == 'availability_zone'))
+        .outerjoin(pool, sa.and_(pool.c.aggregate_id == aggregates.c.id,
+                                 pool.c.key == 'hypervisor_pool'))
+        .where(aggregate_hosts.c.host.in_(sorted(set(hosts))))
+        .order_by(aggregate_hosts.c.host, aggregates.c.id))
+    result = {host: [] for host in hosts}
+    for host, agg_id, name, zone_value, pool_value in conn.execute(query):
+        result[host].append({'id': agg_id, 'name': name,
+                             'availability_zone': zone_value,
+                             'hypervisor_pool': pool_value is not None})
+    return result
+
+
+# -- writing aggregates -----------------------------------------------------
+
+@writer
+def aggregate_create(context, name, metadata=None):
+    conn = context.connection
+    now = _now()
+    try:
+        aggregate_id = conn.execute(aggregates.insert().values(
+            uuid=str(uuid_lib.uuid4()), name=name,
+            operational_state='created', created_at=now)
+        ).inserted_primary_key[0]
+    except db_exc.DBDuplicateEntry:
+        raise exception.AggregateNameExists(name=name)
+    if metadata:
+        conn.execute(aggregate_metadata.insert(), [
+            {'aggregate_id': aggregate_id, 'key': k, 'value': v}
+            for k, v in metadata.items()])
+    return aggregate_get(context, aggregate_id)
+
+
+@writer
+def lock_aggregate(context, aggregate_id):
+    """Lock the aggregate row, stamp ``updated_at`` (every mutation sets it)
+    and return the aggregate as it is inside this transaction."""
+    conn = context.connection
+    result = conn.execute(
+        aggregates.update().where(aggregates.c.id == aggregate_id)
+        .values(updated_at=_now()))
+    if result.rowcount == 0:
+        raise exception.AggregateNotFound(aggregate_id=aggregate_id)
+    return aggregate_get(context, aggregate_id)
+
+
+@writer
+def lock_hosts(context, names):
+    """Lock compute host rows (sorted, to avoid deadlocks) and return them as
+    ``{name: host}``; an unregistered name raises ComputeHostNotFound."""
+    names = sorted(set(names))
+    if not names:
+        return {}
+    conn = context.connection
+    conn.execute(compute_hosts.update()
+                 .where(compute_hosts.c.name.in_(names))
+                 .values(generation=compute_hosts.c.generation + 1))
+    found = {row.name: dict(row._mapping) for row in conn.execute(
+        sa.select(compute_hosts).where(compute_hosts.c.name.in_(names)))}
+    for name in names:
+        if name not in found:
+            raise exception.ComputeHostNotFound(host=name)
+    return found
+
+
+@writer
+def aggregate_update(context, aggregate_id, **values):
+    """Set columns of an aggregate (name, operational_state, ...)."""
+    conn = context.connection
+    values.setdefault('updated_at', _now())
+    try:
+        result = conn.execute(aggregates.update()
+                              .where(aggregates.c.id == aggregate_id)
+                              .values(**values))
+    except db_exc.DBDuplicateEntry:
+        raise exception.AggregateNameExists(name=values.get('name'))
+    if result.rowcount == 0:
+        raise exception.AggregateNotFound(aggregate_id=aggregate_id)
+
+
+@writer
+def aggregate_compare_and_set_state(context, aggregate_id, expected, **values):
+    """Set state columns only if ``operational_state`` is one of ``expected``;
+    True if it was.  Atomic across processes and API nodes."""
+    conn = context.connection
+    values.setdefault('updated_at', _now())
+    result = conn.execute(
+        aggregates.update()
+        .where(aggregates.c.id == aggregate_id)
+        .where(aggregates.c.operational_state.in_(list(expected)))
+        .values(**values))
+    return result.rowcount == 1
+
+
+@writer
+def aggregate_delete(context, aggregate_id):
+    conn = context.connection
+    conn.execute(aggregate_metadata.delete().where(
+        aggregate_metadata.c.aggregate_id == aggregate_id))
+    result = conn.execute(aggregates.delete().where(
+        aggregates.c.id == aggregate_id))
+    if result.rowcount == 0:
+        raise exception.AggregateNotFound(aggregate_id=aggregate_id)
+
+
+@writer
+def aggregate_metadata_update(context, aggregate_id, set_items=None,
+                              remove_keys=()):
+    """Merge ``set_items`` and drop ``remove_keys`` (absent keys are fine).
+
+    The caller holds the aggregate lock, so delete-then-insert is a safe
+    upsert on every backend.
+    """
+    conn = context.connection
+    set_items = set_items or {}
+    keys = set(set_items) | set(remove_keys)
+    if keys:
+        conn.execute(aggregate_metadata.delete().where(
+            aggregate_metadata.c.aggregate_id == aggregate_id).where(
+            aggregate_metadata.c.key.in_(sorted(keys))))
+    if set_items:
+        conn.execute(aggregate_metadata.insert(), [
+            {'aggregate_id': aggregate_id, 'key': k, 'value': v}
+            for k, v in set_items.items()])
+
+
+@writer
+def aggregate_host_add(context, aggregate_id, host):
+    conn = context.connection
+    try:
+        conn.execute(aggregate_hosts.insert().values(
+            aggregate_id=aggregate_id, host=host, created_at=_now()))
+    except db_exc.DBDuplicateEntry:
+        raise exception.AggregateHostExists(aggregate_id=aggregate_id,
+                                            host=host)
+
+
+@writer
+def aggregate_host_remove(context, aggregate_id, host):
+    conn = context.connection
+    result = conn.execute(aggregate_hosts.delete()
+                          .where(aggregate_hosts.c.aggregate_id == aggregate_id)
+                          .where(aggregate_hosts.c.host == host))
+    if result.rowcount == 0:
+        raise exception.AggregateHostNotFound(aggregate_id=aggregate_id,
+                                              host=host)
+
+
+# -- compute hosts ----------------------------------------------------------
+
+@writer
+def compute_host_create(context, name, zone=None, hypervisor_url=None):
+    conn = context.connection
+    try:
+        conn.execute(compute_hosts.insert().values(
+            name=name, zone=zone, hypervisor_url=hypervisor_url,
+            generation=0, created_at=_now()))
+    except db_exc.DBDuplicateEntry:
+        raise exception.ComputeHostExists(host=name)
+    return compute_host_get(context, name)
+
+
+@writer
+def compute_host_update(context, name, **values):
+    conn = context.connection
+    values['updated_at'] = _now()
+    result = conn.execute(compute_hosts.update()
+                          .where(compute_hosts.c.name == name).values(**values))
+    if result.rowcount == 0:
+        raise exception.ComputeHostNotFound(host=name)
+
+
+@reader
+def compute_host_get(context, name):
+    row = context.connection.execute(
+        sa.select(compute_hosts).where(compute_hosts.c.name == name)).first()
+    if row is None:
+        raise exception.ComputeHostNotFound(host=name)
+    return dict(row._mapping)
+
+
+@reader
+def compute_host_get_all(context):
+    """Hosts with the zone of their aggregates, in two statements:
+    ``aggregate_zones`` lists the zones of the aggregates each is in."""
+    conn = context.connection
+    hosts = [dict(row._mapping) for row in conn.execute(
+        sa.select(compute_hosts).order_by(compute_hosts.c.name))]
+    zones = {}
+    query = (sa.select(aggregate_hosts.c.host, aggregate_metadata.c.value)
+             .join(aggregate_metadata, sa.and_(
+                 aggregate_metadata.c.aggregate_id ==
+                 aggregate_hosts.c.aggregate_id,
+                 aggregate_metadata.c.key == 'availability_zone')))
+    for host, zone in conn.execute(query):
+        zones.setdefault(host, set()).add(zone)
+    for host in hosts:
+        host['aggregate_zones'] = sorted(zones.get(host['name'], ()))
+    return hosts
+
+
+@writer
+def compute_host_delete(context, name):
+    conn = context.connection
+    lock_hosts(context, [name])
+    in_use = conn.execute(sa.select(aggregate_hosts.c.aggregate_id).where(
+        aggregate_hosts.c.host == name)).scalars().all()
+    if in_use:
+        raise exception.ComputeHostInUse(host=name, aggregates=sorted(in_use))
+    conn.execute(compute_hosts.delete().where(compute_hosts.c.name == name))

@@ -1,0 +1,104 @@
+"""Tables.  Queries live in ``db/api.py``; these classes only declare shape.
+
+Strings that must compare case-sensitively (names, hosts, metadata keys) use
+a binary collation on MySQL/MariaDB, whose default collation folds case;
+SQLite and PostgreSQL compare bytes already.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy import orm
+
+
+def _name(length=255):
+    return sa.String(length).with_variant(
+        mysql.VARCHAR(length, charset='utf8mb4', collation='utf8mb4_bin'),
+        'mysql', 'mariadb')
+
+
+def _timestamp():
+    # Microseconds everywhere: MySQL's DATETIME drops them unless fsp=6.
+    return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb')
+
+
+_TABLE_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4'}
+
+
+class Base(orm.DeclarativeBase):
+    pass
+
+
+class Aggregate(Base):
+    __tablename__ = 'aggregates'
+    __table_args__ = (
+        sa.UniqueConstraint('name', name='uniq_aggregates0name'),
+        sa.UniqueConstraint('uuid', name='uniq_aggregates0uuid'),
+        _TABLE_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    uuid = sa.Column(sa.String(36), nullable=False)
+    name = sa.Column(_name(), nullable=False)
+    # created | changing | active | error (see aggregates/states.py)
+    operational_state = sa.Column(sa.String(16), nullable=False,
+                                  default='created')
+    last_error = sa.Column(sa.Text, nullable=True)
+    # The host a pool operation in flight is about to add or remove, and who
+    # runs it: enough to reconcile after a crash.
+    pending_host = sa.Column(_name(), nullable=True)
+    task_owner = sa.Column(sa.String(255), nullable=True)
+    task_started_at = sa.Column(_timestamp(), nullable=True)
+    created_at = sa.Column(_timestamp(), nullable=False)
+    updated_at = sa.Column(_timestamp(), nullable=True)
+
+
+class AggregateHost(Base):
+    __tablename__ = 'aggregate_hosts'
+    __table_args__ = (
+        sa.UniqueConstraint('aggregate_id', 'host',
+                            name='uniq_aggregate_hosts0aggregate_id0host'),
+        sa.Index('aggregate_hosts_host_idx', 'host'),
+        _TABLE_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    aggregate_id = sa.Column(
+        sa.Integer, sa.ForeignKey('aggregates.id', ondelete='CASCADE'),
+        nullable=False)
+    host = sa.Column(_name(), sa.ForeignKey('compute_hosts.name'),
+                     nullable=False)
+    created_at = sa.Column(_timestamp(), nullable=False)
+
+
+class AggregateMetadata(Base):
+    __tablename__ = 'aggregate_metadata'
+    __table_args__ = (
+        sa.UniqueConstraint('aggregate_id', 'key',
+                            name='uniq_aggregate_metadata0aggregate_id0key'),
+        _TABLE_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    aggregate_id = sa.Column(
+        sa.Integer, sa.ForeignKey('aggregates.id', ondelete='CASCADE'),
+        nullable=False)
+    key = sa.Column(_name(), nullable=False)
+    value = sa.Column(_name(), nullable=False)
+
+
+class ComputeHost(Base):
+    __tablename__ = 'compute_hosts'
+    __table_args__ = (
+        sa.UniqueConstraint('name', name='uniq_compute_hosts0name'),
+        _TABLE_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    name = sa.Column(_name(), nullable=False)
+    # The host's default availability zone (contract section 7).
+    zone = sa.Column(sa.String(255), nullable=True)
+    hypervisor_url = sa.Column(sa.String(1024), nullable=True)
+    # Bumped to take a row lock: serializes membership changes of a host.
+    generation = sa.Column(sa.Integer, nullable=False, default=0)
+    created_at = sa.Column(_timestamp(), nullable=False)
+    updated_at = sa.Column(_timestamp(), nullable=True)

@@ -1,0 +1,176 @@
+"""Typed errors raised below the API.
+
+Each class belongs to one category (NotFound, Conflict, Invalid, ...); the
+API maps categories to HTTP status codes in exactly one place
+(``nova_aggregates.api.faults``).  Nothing here knows about HTTP.
+"""
+
+
+class AggregatesException(Exception):
+    """Base class; ``msg_fmt`` is filled from the keyword arguments."""
+
+    msg_fmt = 'An unknown error occurred.'
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError):
+                message = self.msg_fmt
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self):
+        return self.message
+
+
+# -- categories -------------------------------------------------------------
+
+class Invalid(AggregatesException):
+    msg_fmt = 'Invalid request: %(reason)s'
+
+
+class NotFound(AggregatesException):
+    msg_fmt = 'Resource could not be found.'
+
+
+class Conflict(AggregatesException):
+    msg_fmt = 'The request conflicts with the current state.'
+
+
+class Forbidden(AggregatesException):
+    msg_fmt = 'Not authorized.'
+
+
+class ServiceUnavailable(AggregatesException):
+    msg_fmt = 'The service is temporarily unavailable.'
+
+
+class HypervisorUnreachable(AggregatesException):
+    msg_fmt = 'Hypervisor of compute host %(host)s cannot be reached: %(reason)s'
+
+
+class HypervisorTimeout(AggregatesException):
+    msg_fmt = ('Hypervisor of compute host %(host)s did not answer within '
+               '%(timeout)s seconds.')
+
+
+# -- aggregates -------------------------------------------------------------
+
+class AggregateNotFound(NotFound):
+    msg_fmt = 'Aggregate %(aggregate_id)s could not be found.'
+
+
+class AggregateNameExists(Conflict):
+    msg_fmt = 'Aggregate %(name)s already exists.'
+
+
+class AggregateNotEmpty(Invalid):
+    msg_fmt = ('Cannot delete aggregate %(aggregate_id)s: it still has hosts '
+               '%(hosts)s. Remove them first.')
+
+
+class AggregateHostExists(Conflict):
+    msg_fmt = 'Aggregate %(aggregate_id)s already has host %(host)s.'
+
+
+class AggregateHostNotFound(NotFound):
+    msg_fmt = 'Aggregate %(aggregate_id)s has no host %(host)s.'
+
+
+class HostZoneConflict(Conflict):
+    msg_fmt = ('Cannot add host %(host)s to aggregate %(aggregate_id)s: its '
+               'availability zone %(zone)s conflicts with zone '
+               '%(other_zone)s of aggregate %(other_aggregate)s that the host '
+               'is in.')
+
+
+class InvalidZoneChange(Invalid):
+    msg_fmt = ('Cannot set availability zone %(zone)s on aggregate '
+               '%(aggregate_id)s: host %(host)s is in aggregate '
+               '%(other_aggregate)s with availability zone %(other_zone)s.')
+
+
+class InvalidAvailabilityZone(Invalid):
+    msg_fmt = ('The availability zone of an aggregate cannot be empty or '
+               'null; to drop it, delete and recreate the aggregate.')
+
+
+class ReservedMetadataKey(Invalid):
+    msg_fmt = ('Metadata key %(key)s is reserved for pool bookkeeping and '
+               'cannot be set.')
+
+
+class TooManyMetadataItems(Invalid):
+    msg_fmt = ('Aggregate %(aggregate_id)s would hold %(count)d metadata '
+               'items; the limit is %(limit)d.')
+
+
+# -- compute hosts ----------------------------------------------------------
+
+class ComputeHostNotFound(NotFound):
+    msg_fmt = 'Compute host %(host)s could not be found.'
+
+
+class ComputeHostExists(Conflict):
+    msg_fmt = 'Compute host %(host)s is already registered.'
+
+
+class ComputeHostInUse(Conflict):
+    msg_fmt = ('Compute host %(host)s is in aggregates %(aggregates)s; remove '
+               'it from them first.')
+
+
+# -- hypervisor pools -------------------------------------------------------
+
+class PoolOperationInProgress(Conflict):
+    msg_fmt = ('A pool operation is in progress on aggregate '
+               '%(aggregate_id)s; try again when it is finished.')
+
+
+class HostInAnotherPool(Conflict):
+    msg_fmt = ('Host %(host)s is already in hypervisor pool aggregate '
+               '%(other_aggregate)s.')
+
+
+class PoolFlagLocked(Conflict):
+    msg_fmt = ('hypervisor_pool can only be changed while aggregate '
+               '%(aggregate_id)s has no hosts.')
+
+
+class PoolMasterNotAlone(Conflict):
+    msg_fmt = ('Cannot remove host %(host)s from aggregate %(aggregate_id)s: '
+               'it is the pool master and other members remain '
+               '(%(members)s).')
+
+
+class HostHasGuests(Conflict):
+    msg_fmt = ('Cannot remove host %(host)s from the pool of aggregate '
+               '%(aggregate_id)s: it runs guest VMs (%(count)s); migrate or '
+               'stop them first.')
+
+
+class PoolOperationRefused(Conflict):
+    """XenServer (or another hypervisor) said no; ``code`` is its error."""
+
+    msg_fmt = ('Hypervisor refused to %(action)s host %(host)s: %(code)s '
+               '%(details)s')
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.code = kwargs.get('code')
+
+
+# -- drivers and configuration ----------------------------------------------
+
+class DriverNotFound(AggregatesException):
+    msg_fmt = 'No compute driver named %(name)s is installed.'
+
+
+class ExtensionError(AggregatesException):
+    msg_fmt = 'Cannot load API extension %(name)s: %(reason)s'
+
+
+class PolicyNotAuthorized(Forbidden):
+    msg_fmt = "Policy doesn't allow %(action)s to be performed."
