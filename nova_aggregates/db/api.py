@@ -63,21 +63,30 @@ def configure(conf):
 
 
 def _tune_engine(engine):
-    if engine.dialect.name != 'sqlite':
+    if engine.dialect.name != 'sqlite' or not engine.url.database or \
+            engine.url.database == ':memory:':
         return
+    # oslo.db gives file-based SQLite a NullPool, which opens a connection
+    # per transaction; a request would pay for that every time.  Keep the
+    # same creator and event listeners (oslo.db's foreign-key pragma and
+    # error translation) on a QueuePool instead.
+    old_pool = engine.pool
+    engine.pool = sa.pool.QueuePool(
+        old_pool._creator, pool_size=8, max_overflow=32, timeout=30,
+        dialect=old_pool._dialect, _dispatch=old_pool.dispatch,
+        pre_ping=False, reset_on_return='rollback')
+    old_pool.dispose()
 
     @sa.event.listens_for(engine, 'connect')
     def _sqlite_pragmas(dbapi_connection, record):
-        cursor = dbapi_connection.cursor()
-        # Writers queue for the lock instead of failing after 5 s; WAL lets
-        # readers run while one request writes.
-        cursor.execute('PRAGMA busy_timeout = 30000')
-        if not str(engine.url).endswith(':memory:') and engine.url.database:
-            cursor.execute('PRAGMA journal_mode = WAL')
-        cursor.close()
-
-    # Connections opened before the listener existed lack the pragmas.
-    engine.dispose()
+        # Writers queue for the database lock instead of failing at once;
+        # WAL lets readers run while a request writes.  Pooled connections
+        # make this a once-per-connection cost.
+        dbapi_connection.execute('PRAGMA busy_timeout = 30000')
+        try:
+            dbapi_connection.execute('PRAGMA journal_mode = WAL')
+        except Exception:  # noqa: B902 - a read-only or odd file system
+            pass
 
 
 def get_engine():

@@ -1,0 +1,121 @@
+"""The OS-AGGREGATES extension: handlers parse, authorize, call the
+AggregateManager and render; rules live in the manager."""
+
+import re
+
+from nova_aggregates.api import extensions
+from nova_aggregates.api import faults
+from nova_aggregates.api.schemas import aggregates as schemas
+from nova_aggregates.api import validation
+from nova_aggregates.api.views import aggregates as views
+from nova_aggregates import policy
+
+POLICY = 'os_compute_api:os-aggregates:%s'
+_INTEGER = re.compile(r'^-?[0-9]{1,20}$')
+_MAX_ID = 2 ** 31 - 1
+
+_ACTIONS = {
+    'add_host': schemas.ADD_HOST,
+    'remove_host': schemas.REMOVE_HOST,
+    'set_metadata': schemas.SET_METADATA,
+}
+
+ROUTES = (
+    ('/os-aggregates', {'GET': 'index', 'POST': 'create'}),
+    ('/os-aggregates/{id}', {'GET': 'show', 'PUT': 'update',
+                             'DELETE': 'delete'}),
+    ('/os-aggregates/{id}/action', {'POST': 'action'}),
+)
+
+
+def _validate(schema, body):
+    validation.validate(schema, body, schemas.format_checker)
+
+
+class AggregatesController:
+
+    def __init__(self, manager):
+        self.manager = manager
+
+    def _aggregate_id(self, req, value):
+        if not _INTEGER.match(value):
+            if req.is_legacy():
+                # The 2012 extension simply did not find such an id.
+                raise faults.APIError(404, 'Aggregate %s could not be '
+                                      'found.' % value[:64])
+            raise faults.APIError(400, 'Invalid aggregate id %s: it must be '
+                                  'an integer.' % value[:64])
+        aggregate_id = int(value)
+        if not 0 < aggregate_id <= _MAX_ID:
+            raise faults.APIError(404, 'Aggregate %s could not be found.'
+                                  % aggregate_id)
+        return aggregate_id
+
+    def index(self, req):
+        policy.authorize(req.context, POLICY % 'index')
+        return {'aggregates': [views.aggregate(req, agg) for agg in
+                               self.manager.list_aggregates(req.context)]}
+
+    def create(self, req, body):
+        policy.authorize(req.context, POLICY % 'create')
+        _validate(schemas.CREATE, body)
+        values = body['aggregate']
+        agg = self.manager.create_aggregate(
+            req.context, values['name'], values.get('availability_zone'))
+        return {'aggregate': views.aggregate(req, agg, members=False)}
+
+    def show(self, req, id):
+        policy.authorize(req.context, POLICY % 'show')
+        agg = self.manager.get_aggregate(req.context,
+                                         self._aggregate_id(req, id))
+        return {'aggregate': views.aggregate(req, agg)}
+
+    def update(self, req, id, body):
+        policy.authorize(req.context, POLICY % 'update')
+        aggregate_id = self._aggregate_id(req, id)
+        _validate(schemas.UPDATE, body)
+        agg = self.manager.update_aggregate(req.context, aggregate_id,
+                                            **body['aggregate'])
+        return {'aggregate': views.aggregate(req, agg)}
+
+    def delete(self, req, id):
+        policy.authorize(req.context, POLICY % 'delete')
+        self.manager.delete_aggregate(req.context,
+                                      self._aggregate_id(req, id))
+
+    def action(self, req, id, body):
+        if not isinstance(body, dict) or len(body) != 1:
+            raise faults.APIError(400, 'An action body must hold exactly '
+                                  'one action: add_host, remove_host or '
+                                  'set_metadata.')
+        (name, _), = body.items()
+        if name not in _ACTIONS:
+            raise faults.APIError(400, 'Aggregates does not have the %s '
+                                  'action; use add_host, remove_host or '
+                                  'set_metadata.' % repr(name)[:64])
+        policy.authorize(req.context, POLICY % name)
+        aggregate_id = self._aggregate_id(req, id)
+        _validate(_ACTIONS[name], body)
+        if name == 'add_host':
+            agg = self.manager.add_host(req.context, aggregate_id,
+                                        body[name]['host'])
+        elif name == 'remove_host':
+            agg = self.manager.remove_host(req.context, aggregate_id,
+                                           body[name]['host'])
+        else:
+            agg = self.manager.set_metadata(req.context, aggregate_id,
+                                            body[name]['metadata'])
+        return {'aggregate': views.aggregate(req, agg)}
+
+
+class Aggregates(extensions.ExtensionDescriptor):
+    """Admin-only aggregate administration"""
+
+    name = 'Aggregates'
+    alias = 'os-aggregates'
+    namespace = 'http://docs.openstack.org/compute/ext/aggregates/api/v1.1'
+    updated = '2012-01-12T00:00:00+00:00'
+
+    def get_resources(self, services):
+        return [extensions.ResourceExtension(
+            ROUTES, AggregatesController(services.aggregates))]

@@ -1,0 +1,36 @@
+"""os-hosts: the registered compute hosts (2012 shape)."""
+
+from nova_aggregates.api import extensions
+from nova_aggregates import policy
+
+ROUTES = (
+    ('/os-hosts', {'GET': 'index'}),
+)
+
+
+class HostsController:
+
+    def __init__(self, manager):
+        self.manager = manager
+
+    def index(self, req):
+        policy.authorize(req.context, 'os_compute_api:os-hosts:list')
+        zone = req.GET.get('zone')
+        return {'hosts': [
+            {'host_name': host['name'], 'service': 'compute',
+             'zone': host['zone']}
+            for host in self.manager.list_compute_hosts(req.context)
+            if zone is None or host['zone'] == zone]}
+
+
+class Hosts(extensions.ExtensionDescriptor):
+    """Admin-only host listing"""
+
+    name = 'Hosts'
+    alias = 'os-hosts'
+    namespace = 'http://docs.openstack.org/compute/ext/hosts/api/v1.1'
+    updated = '2011-06-29T00:00:00+00:00'
+
+    def get_resources(self, services):
+        return [extensions.ResourceExtension(
+            ROUTES, HostsController(services.aggregates))]

@@ -1,0 +1,50 @@
+"""os-services: compute hosts as nova-compute services (modern shape)."""
+
+from nova_aggregates.api import extensions
+from nova_aggregates.api.views import aggregates as views
+from nova_aggregates import policy
+
+ROUTES = (
+    ('/os-services', {'GET': 'index'}),
+)
+
+BINARY = 'nova-compute'
+
+
+class ServicesController:
+
+    def __init__(self, manager):
+        self.manager = manager
+
+    def index(self, req):
+        policy.authorize(req.context, 'os_compute_api:os-services:list')
+        binary = req.GET.get('binary')
+        host_filter = req.GET.get('host')
+        services = []
+        if binary not in (None, BINARY):
+            return {'services': services}
+        for number, host in enumerate(
+                self.manager.list_compute_hosts(req.context), start=1):
+            if host_filter is not None and host['name'] != host_filter:
+                continue
+            services.append({
+                'id': number, 'binary': BINARY, 'host': host['name'],
+                'zone': host['zone'], 'status': 'enabled', 'state': 'up',
+                'updated_at': views._timestamp(
+                    host['updated_at'] or host['created_at']),
+                'disabled_reason': None,
+            })
+        return {'services': services}
+
+
+class Services(extensions.ExtensionDescriptor):
+    """Services support"""
+
+    name = 'Services'
+    alias = 'os-services'
+    namespace = 'http://docs.openstack.org/compute/ext/services/api/v2'
+    updated = '2012-10-28T00:00:00-00:00'
+
+    def get_resources(self, services):
+        return [extensions.ResourceExtension(
+            ROUTES, ServicesController(services.aggregates))]

@@ -1,0 +1,88 @@
+"""Microversions of the v2.1 surface.
+
+``OpenStack-API-Version: compute X.Y`` or ``X-OpenStack-Nova-API-Version:
+X.Y`` (``latest`` allowed) pick the version; without either it is 2.1.  Every
+response of the surface, faults included, names the version it used.
+"""
+
+import re
+
+import webob.dec
+
+from nova_aggregates.api import faults
+from nova_aggregates.api import wsgi
+
+MIN_VERSION = (2, 1)
+#: 2.41: aggregate bodies carry ``uuid``.
+MAX_VERSION = (2, 41)
+UUID_IN_AGGREGATES = (2, 41)
+
+_VERSION_RE = re.compile(r'^([1-9]\d{0,3})\.(0|[1-9]\d{0,3})$')
+
+
+def to_string(version):
+    return '%d.%d' % version
+
+
+def _requested(headers):
+    value = headers.get('OpenStack-API-Version')
+    if value is not None:
+        # "compute 2.5, image 2.1": pick our service's entry.
+        for part in value.split(','):
+            words = part.strip().split()
+            if len(words) == 2 and words[0].lower() == 'compute':
+                return words[1]
+    return headers.get('X-OpenStack-Nova-API-Version')
+
+
+def parse(headers):
+    """Return the version tuple, or raise faults.APIError (400/406)."""
+    text = _requested(headers)
+    if text is None:
+        return MIN_VERSION
+    text = text.strip()
+    if text.lower() == 'latest':
+        return MAX_VERSION
+    match = _VERSION_RE.match(text)
+    if not match:
+        raise faults.APIError(
+            400, 'API version string %s is not valid; use the form X.Y or '
+                 '"latest".' % wsgi._printable(text))
+    version = (int(match.group(1)), int(match.group(2)))
+    if not MIN_VERSION <= version <= MAX_VERSION:
+        raise faults.APIError(
+            406, 'Version %s is not supported by the API. Minimum is %s and '
+                 'maximum is %s.' % (to_string(version),
+                                     to_string(MIN_VERSION),
+                                     to_string(MAX_VERSION)))
+    return version
+
+
+def _echo(response, version):
+    text = to_string(version)
+    response.headers['OpenStack-API-Version'] = 'compute ' + text
+    response.headers['X-OpenStack-Nova-API-Version'] = text
+    response.headers['Vary'] = ('OpenStack-API-Version, '
+                                'X-OpenStack-Nova-API-Version')
+    return response
+
+
+class MicroversionMiddleware:
+    """Parses the requested version and echoes it on every response."""
+
+    def __init__(self, application):
+        self.application = application
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        try:
+            version = parse(req.headers)
+        except faults.APIError as exc:
+            return _echo(faults.fault_response(exc.status, exc.message),
+                         MIN_VERSION)
+        req.environ[wsgi.ENVIRON_VERSION] = version
+        return _echo(req.get_response(self.application), version)
+
+
+def microversion_filter_factory(global_conf, **local_conf):
+    return MicroversionMiddleware

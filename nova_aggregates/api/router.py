@@ -1,0 +1,192 @@
+"""APIRouter: the route table of one API surface, and dispatch.
+
+Every URL the service answers, below ``/v1.1/{project_id}``,
+``/v2/{project_id}`` (the legacy surface) and ``/v2.1[/{project_id}]``:
+
+==========================================  =======  ======================
+path                                        method   handler
+==========================================  =======  ======================
+(root of the surface)                       GET      version document
+/extensions                                 GET      ExtensionsController.index
+/extensions/{alias}                         GET      ExtensionsController.show
+/os-aggregates                              GET      AggregatesController.index
+/os-aggregates                              POST     AggregatesController.create
+/os-aggregates/{id}                         GET      AggregatesController.show
+/os-aggregates/{id}                         PUT      AggregatesController.update
+/os-aggregates/{id}                         DELETE   AggregatesController.delete
+/os-aggregates/{id}/action                  POST     AggregatesController.action
+/os-hosts                                   GET      HostsController.index
+/os-services                                GET      ServicesController.index
+==========================================  =======  ======================
+
+The extension rows come from the descriptors the ExtensionManager loaded
+(``api/contrib``); each declares its rows in a ``ROUTES`` tuple next to its
+handlers.  A known path with another method is a 405; anything else a 404.
+The legacy surface also takes a ``.json``/``.xml`` suffix.
+"""
+
+import logging
+
+import routes
+import webob
+import webob.dec
+
+from nova_aggregates.api import extensions
+from nova_aggregates.api import faults
+from nova_aggregates.api import versions
+from nova_aggregates.api import wsgi
+from nova_aggregates import service
+
+LOG = logging.getLogger(__name__)
+
+LEGACY = 'legacy'
+V21 = 'v2.1'
+
+
+class APIRequest(webob.Request):
+    """A request with what the handlers need already worked out."""
+
+    context = None
+    api_version = None
+    surface = None
+    wants_xml = False
+
+    def is_legacy(self):
+        return self.surface == LEGACY
+
+
+class APIRouter:
+    """Routes one surface.  With ``application`` it is the
+    ExtensionMiddleware: unknown paths go on to that application."""
+
+    def __init__(self, surface=LEGACY, application=None, ext_mgr=None,
+                 services=None):
+        self.surface = surface
+        self.application = application
+        services = services or service.get_services()
+        self.ext_mgr = ext_mgr or extensions.ExtensionManager()
+        self.extensions_controller = extensions.ExtensionsController(
+            self.ext_mgr)
+        resources = [extensions.ResourceExtension(
+            extensions.ExtensionsController.ROUTES,
+            self.extensions_controller)]
+        resources.extend(self.ext_mgr.get_resources(services))
+        self.mapper = routes.Mapper()
+        self.mapper.minimization = False
+        # Routes keeps only strings per route; the handlers live here.
+        self._handlers = []
+        for resource in resources:
+            for path, methods in resource.routes:
+                self._connect(path, resource.controller, methods)
+
+    def _connect(self, path, controller, methods):
+        key = str(len(self._handlers))
+        self._handlers.append((controller, methods))
+        prefixes = ['/{project_id}'] if self.surface == LEGACY else \
+            ['', '/{project_id}']
+        for prefix in prefixes:
+            template = prefix + path
+            requirements = {}
+            if self.surface == LEGACY:
+                template += '{.format}'
+                requirements['format'] = 'json|xml'
+            self.mapper.connect(None, template, requirements=requirements,
+                                handler=key)
+
+    @webob.dec.wsgify(RequestClass=APIRequest)
+    def __call__(self, req):
+        req.surface = self.surface
+        if req.path_info in ('', '/'):
+            if self.application is not None:
+                return req.get_response(self.application)
+            return self._version_document(req)
+        match = self.mapper.match(req.path_info)
+        if match is None:
+            if self.application is not None:
+                return req.get_response(self.application)
+            return faults.fault_response(404, 'Unknown URL %s.' %
+                                         wsgi._printable(req.path_info),
+                                         self._wants_xml(req, None))
+        fmt = match.pop('format', None)
+        req.wants_xml = self._wants_xml(req, fmt)
+        try:
+            return self._dispatch(req, match)
+        except Exception as exc:  # noqa: B902 - faults for our resources
+            response = faults.response_for_exception(exc, req.wants_xml)
+            if response is None:
+                raise
+            return response
+
+    def _wants_xml(self, req, fmt):
+        if self.surface != LEGACY:
+            return False
+        if fmt is not None:
+            return fmt == 'xml'
+        accept = req.headers.get('Accept', '')
+        return 'xml' in accept and 'json' not in accept
+
+    def _version_document(self, req):
+        if req.method not in ('GET', 'HEAD'):
+            response = faults.fault_response(
+                405, 'Method %s is not allowed here.' % req.method)
+            response.headers['Allow'] = 'GET'
+            return response
+        prefix = req.script_name.rsplit('/', 1)[-1] or 'v2.1'
+        if prefix not in [s[0] for s in versions.SURFACES]:
+            prefix = 'v2.1' if self.surface == V21 else 'v1.1'
+        return wsgi.json_response(versions.version_document(req, prefix))
+
+    def _dispatch(self, req, match):
+        controller, methods = self._handlers[int(match.pop('handler'))]
+        action = methods.get(req.method)
+        if action is None:
+            raise faults.APIError(
+                405, 'Method %s is not allowed on %s.' % (
+                    req.method, wsgi._printable(req.path_info)),
+                headers={'Allow': ', '.join(sorted(methods))})
+        req.context = req.environ.get(wsgi.ENVIRON_CONTEXT)
+        if req.context is None:
+            raise faults.APIError(401, 'Authentication required.')
+        project_id = match.pop('project_id', None)
+        if project_id is not None and project_id != req.context.project_id:
+            raise faults.APIError(400, 'Malformed request url')
+        req.api_version = req.environ.get(wsgi.ENVIRON_VERSION)
+        if (self.application is not None and controller is
+                self.extensions_controller and action == 'index' and
+                not req.wants_xml):
+            return self._merged_listing(req)
+        if req.method in ('POST', 'PUT'):
+            try:
+                match['body'] = wsgi.parse_body(
+                    req, xml_allowed=self.surface == LEGACY)
+            except wsgi.BodyError as exc:
+                raise faults.APIError(exc.status, exc.message)
+        result = getattr(controller, action)(req, **match)
+        return self._render(req, result)
+
+    def _merged_listing(self, req):
+        downstream = req.get_response(self.application)
+        if downstream.status_int == 200 and \
+                downstream.content_type == 'application/json':
+            return extensions.merge_extension_listing(downstream,
+                                                      self.ext_mgr)
+        return self._render(req, self.extensions_controller.index(req))
+
+    @staticmethod
+    def _render(req, result):
+        if result is None:
+            return wsgi.empty_response()
+        if isinstance(result, webob.Response):
+            return result
+        if req.wants_xml:
+            (root_name, body), = result.items()
+            return webob.Response(body=wsgi.xml_document(root_name, body),
+                                  content_type='application/xml',
+                                  charset='UTF-8')
+        return wsgi.json_response(result)
+
+
+def app_factory(global_conf, **local_conf):
+    """Paste app: ``surface = legacy`` (default) or ``v2.1``."""
+    return APIRouter(local_conf.get('surface', LEGACY))
+

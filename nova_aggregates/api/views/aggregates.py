@@ -1,0 +1,28 @@
+"""Aggregate bodies, as each surface and microversion renders them."""
+
+from nova_aggregates.api import microversion
+
+
+def _timestamp(value):
+    return value.strftime('%Y-%m-%dT%H:%M:%S.%f') if value else None
+
+
+def aggregate(req, agg, members=True):
+    body = {
+        'id': agg['id'],
+        'name': agg['name'],
+        'availability_zone': agg['availability_zone'],
+        'created_at': _timestamp(agg['created_at']),
+        'updated_at': _timestamp(agg['updated_at']),
+        'deleted_at': None,
+        'deleted': False,
+    }
+    if members:
+        body['hosts'] = agg['hosts']
+        body['metadata'] = agg['metadata']
+    if req.is_legacy():
+        # The 2012 extension showed the state; v2.1 clients reject extras.
+        body['operational_state'] = agg['operational_state']
+    elif req.api_version >= microversion.UUID_IN_AGGREGATES:
+        body['uuid'] = agg['uuid']
+    return body

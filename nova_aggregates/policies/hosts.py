@@ -1,0 +1,23 @@
+from oslo_policy import policy
+
+from nova_aggregates.policies import base
+
+rules = [
+    policy.DocumentedRuleDefault(
+        name='os_compute_api:os-hosts:list', check_str=base.ADMIN,
+        description='List registered compute hosts.',
+        operations=[{'method': 'GET', 'path': '/os-hosts'}]),
+    policy.DocumentedRuleDefault(
+        name='os_compute_api:os-services:list', check_str=base.ADMIN,
+        description='List compute services.',
+        operations=[{'method': 'GET', 'path': '/os-services'}]),
+    policy.DocumentedRuleDefault(
+        name='os_compute_api:extensions', check_str=base.ANY,
+        description='List the API extensions.',
+        operations=[{'method': 'GET', 'path': '/extensions'},
+                    {'method': 'GET', 'path': '/extensions/{alias}'}]),
+]
+
+
+def list_rules():
+    return rules

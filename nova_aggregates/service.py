@@ -1,0 +1,42 @@
+"""The composition root: one database configuration and one
+AggregateManager (with its driver) per process, shared by every pipeline
+that paste builds."""
+
+import threading
+
+from nova_aggregates.aggregates import manager as aggregate_manager
+from nova_aggregates import conf as na_conf
+from nova_aggregates.db import api as db_api
+
+
+class Services:
+    def __init__(self, conf):
+        self.conf = conf
+        self.aggregates = aggregate_manager.AggregateManager(conf)
+
+    def cleanup(self):
+        self.aggregates.driver.cleanup()
+
+
+_lock = threading.Lock()
+_services = None
+
+
+def get_services(conf=None):
+    global _services
+    with _lock:
+        if _services is None:
+            conf = conf or na_conf.CONF
+            db_api.configure(conf)
+            _services = Services(conf)
+        return _services
+
+
+def reset():
+    """Forget the process's services (tests, and a config reload)."""
+    global _services
+    with _lock:
+        if _services is not None:
+            _services.cleanup()
+        _services = None
+    db_api.dispose()
