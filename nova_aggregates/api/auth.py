@@ -49,7 +49,7 @@ class NoAuth2:
         req.environ[wsgi.ENVIRON_CONTEXT] = context.RequestContext(
             user_id=user, project_id=project,
             roles=['admin'] if is_admin else ['member'],
-            is_admin=is_admin, request_id=_request_id(req), overwrite=False)
+            is_admin=is_admin, request_id=_request_id(req), overwrite=True)
         return req.get_response(self.application)
 
 
@@ -76,7 +76,7 @@ class KeystoneContext:
         req.environ[wsgi.ENVIRON_CONTEXT] = context.RequestContext(
             user_id=user, project_id=project, roles=roles,
             is_admin='admin' in roles, request_id=_request_id(req),
-            overwrite=False)
+            overwrite=True)
         return req.get_response(self.application)
 
 

@@ -1,9 +1,8 @@
-import os
-
 from oslo_db import options as db_options
 
-_DEFAULT_CONNECTION = 'sqlite:///' + os.path.join(
-    os.path.abspath('var'), 'nova-aggregates.sqlite')
+# Relative to the working directory of the command (`make serve` runs in the
+# checkout, so the file is ./var/nova-aggregates.sqlite).
+_DEFAULT_CONNECTION = 'sqlite:///var/nova-aggregates.sqlite'
 
 
 def register_opts(conf):

@@ -1,0 +1,119 @@
+"""nova-aggregates-api: serve the paste application.
+
+Runs under gunicorn (threaded workers): ``[api] workers`` processes with
+``[api] threads`` request threads each, listening on ``[api] bind_host`` and
+``[api] bind_port``.  SIGTERM and SIGINT stop it cleanly.  Pool operations
+are serialized through the database, so any number of workers is safe.
+"""
+
+import logging
+import os
+import sys
+
+from gunicorn.app import base as gunicorn_base
+from paste import deploy
+
+from nova_aggregates.cmd import common
+from nova_aggregates import context
+from nova_aggregates.db import api as db_api
+from nova_aggregates import service
+
+LOG = logging.getLogger(__name__)
+
+
+def load_app(conf):
+    return deploy.loadapp('config:' + os.path.abspath(
+        conf.api.api_paste_config), name='osapi_compute')
+
+
+def start_embedded_simulator(conf):
+    """Development only: a bundled XenServer simulator whose hosts are
+    registered as compute hosts (two per availability zone)."""
+    from nova_aggregates.virt.xenapi.simulator import Fleet
+
+    fleet = Fleet(hosts=conf.xenapi.embedded_simulator_hosts,
+                  username=conf.xenapi.connection_username,
+                  password=conf.xenapi.embedded_simulator_password)
+    fleet.start()
+    manager = service.get_services(conf).aggregates
+    ctx = context.get_admin_context()
+    registered = {h['name'] for h in manager.list_compute_hosts(ctx)}
+    for number, host in enumerate(fleet.hosts):
+        zone = 'az%d' % (number // 2 + 1)
+        if host.name in registered:
+            manager.update_compute_host(ctx, host.name,
+                                        hypervisor_url=host.url)
+        else:
+            manager.register_compute_host(ctx, host.name, zone, host.url)
+        print('simulated XenServer host %s (%s) at %s' % (
+            host.name, zone, host.url), flush=True)
+    return fleet
+
+
+def reconcile(conf):
+    """Repair pool operations that a dead process left ``changing``."""
+    manager = service.get_services(conf).aggregates
+    repaired = manager.reconcile_interrupted(context.get_admin_context())
+    if repaired:
+        LOG.warning('Reconciled interrupted pool operations of aggregates '
+                    '%s', repaired)
+
+
+class _Server(gunicorn_base.BaseApplication):
+
+    def __init__(self, conf):
+        self.conf = conf
+        super().__init__()
+
+    def load_config(self):
+        api = self.conf.api
+        settings = {
+            'bind': '%s:%d' % (api.bind_host, api.bind_port),
+            'workers': api.workers,
+            'threads': api.threads,
+            'worker_class': 'gthread',
+            'graceful_timeout': 30,
+            # Pool operations wait for XenServer; do not kill them early.
+            'timeout': int(self.conf.xenapi.join_timeout +
+                           4 * self.conf.xenapi.call_timeout) + 30,
+            'keepalive': 5,
+            'accesslog': None,
+            'proc_name': 'nova-aggregates-api',
+            # No control socket: several servers may run side by side.
+            'control_socket_disable': True,
+            'post_fork': _post_fork,
+        }
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        # Each worker builds its own app, database pool and driver sessions.
+        return load_app(self.conf)
+
+
+def _post_fork(server, worker):
+    service.reset()
+
+
+def main(argv=None):
+    conf = common.parse_args(sys.argv[1:] if argv is None else argv,
+                             description=__doc__)
+    fleet = None
+    if conf.xenapi.embedded_simulator_hosts:
+        fleet = start_embedded_simulator(conf)
+    reconcile(conf)
+    # Nothing opened in this process may leak into the workers.
+    service.reset()
+    print('nova-aggregates-api listening on http://%s:%d/' % (
+        conf.api.bind_host, conf.api.bind_port), flush=True)
+    try:
+        _Server(conf).run()
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        db_api.dispose()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

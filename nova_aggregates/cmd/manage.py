@@ -1,0 +1,128 @@
+"""nova-aggregates-manage: database and compute host administration.
+
+  nova-aggregates-manage [--config-file F] db sync [--revision R]
+  nova-aggregates-manage [--config-file F] db version
+  nova-aggregates-manage [--config-file F] host add NAME [--zone AZ] \\
+      [--hypervisor-url URL]
+  nova-aggregates-manage [--config-file F] host list
+  nova-aggregates-manage [--config-file F] host remove NAME
+  nova-aggregates-manage [--config-file F] aggregate reconcile \\
+      [--stale-after SECONDS]
+"""
+
+import sys
+
+from oslo_config import cfg
+
+from nova_aggregates.cmd import common
+from nova_aggregates import conf as na_conf
+from nova_aggregates import context
+from nova_aggregates.db import api as db_api
+from nova_aggregates.db import migration
+from nova_aggregates import exception
+from nova_aggregates import service
+
+
+def _db_sync(conf):
+    migration.db_sync(revision=conf.command.revision)
+    print('Database is at revision %s.' % migration.db_version())
+
+
+def _db_version(conf):
+    print(migration.db_version() or 'empty')
+
+
+def _manager(conf):
+    return service.get_services(conf).aggregates
+
+
+def _host_add(conf):
+    host = _manager(conf).register_compute_host(
+        context.get_admin_context(), conf.command.host_name, conf.command.zone,
+        conf.command.hypervisor_url)
+    print('Registered compute host %s.' % host['name'])
+
+
+def _host_list(conf):
+    hosts = _manager(conf).list_compute_hosts(context.get_admin_context())
+    rows = [('name', 'zone', 'hypervisor_url')] + [
+        (h['name'], h['zone'], h['hypervisor_url'] or '-') for h in hosts]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
+    for row in rows:
+        print('  '.join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _host_remove(conf):
+    _manager(conf).unregister_compute_host(context.get_admin_context(),
+                                           conf.command.host_name)
+    print('Removed compute host %s.' % conf.command.host_name)
+
+
+def _aggregate_reconcile(conf):
+    repaired = _manager(conf).reconcile_interrupted(
+        context.get_admin_context(), stale_after=conf.command.stale_after)
+    print('Reconciled aggregates: %s' % (
+        ', '.join(map(str, repaired)) or 'none'))
+
+
+def _add_parsers(subparsers):
+    db = subparsers.add_parser('db', help='database schema').add_subparsers(
+        dest='action')
+    sync = db.add_parser('sync', help='create or upgrade the schema')
+    sync.add_argument('--revision', default='head')
+    sync.set_defaults(func=_db_sync)
+    db.add_parser('version', help='show the schema revision').set_defaults(
+        func=_db_version)
+
+    host = subparsers.add_parser('host', help='compute hosts').add_subparsers(
+        dest='action')
+    add = host.add_parser('add', help='register a compute host')
+    add.add_argument('host_name', metavar='NAME')
+    add.add_argument('--zone', default=None,
+                     help='default availability zone of the host')
+    add.add_argument('--hypervisor-url', default=None,
+                     help='XenAPI URL of the host, e.g. https://10.0.0.5/')
+    add.set_defaults(func=_host_add)
+    host.add_parser('list', help='list compute hosts').set_defaults(
+        func=_host_list)
+    remove = host.add_parser('remove', help='unregister a compute host')
+    remove.add_argument('host_name', metavar='NAME')
+    remove.set_defaults(func=_host_remove)
+
+    agg = subparsers.add_parser('aggregate', help='aggregates').add_subparsers(
+        dest='action')
+    rec = agg.add_parser('reconcile', help='repair pool operations left '
+                         '"changing" by a process that died')
+    rec.add_argument('--stale-after', type=float, default=None,
+                     help='also take over operations older than this many '
+                          'seconds')
+    rec.set_defaults(func=_aggregate_reconcile)
+
+
+_COMMAND_OPT = cfg.SubCommandOpt('command', title='Commands',
+                                 handler=_add_parsers)
+
+
+def main(argv=None):
+    conf = na_conf.CONF
+    if 'command' not in conf:
+        conf.register_cli_opt(_COMMAND_OPT)
+    common.parse_args(sys.argv[1:] if argv is None else argv, conf,
+                      description=__doc__)
+    func = getattr(conf.command, 'func', None)
+    if func is None:
+        print(__doc__)
+        return 2
+    try:
+        db_api.configure(conf)
+        func(conf)
+    except exception.AggregatesException as exc:
+        print('Error: %s' % exc, file=sys.stderr)
+        return 1
+    finally:
+        service.reset()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

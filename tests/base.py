@@ -1,0 +1,66 @@
+"""Base test case classes."""
+
+import json
+
+import testtools
+
+from tests import fixtures as na_fixtures
+
+
+class TestCase(testtools.TestCase):
+    """Configuration and a fresh database, no API application."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf_fixture = self.useFixture(na_fixtures.ConfFixture())
+        self.conf = self.conf_fixture.conf
+        self.db = self.useFixture(na_fixtures.DatabaseFixture(
+            self.conf_fixture))
+
+
+class APITestCase(testtools.TestCase):
+    """The whole paste pipeline on a fresh database, fake driver."""
+
+    compute_driver = 'fake'
+
+    def setUp(self):
+        super().setUp()
+        self.api = self.useFixture(na_fixtures.APIFixture(
+            compute_driver=self.compute_driver))
+        self.conf_fixture = self.api.conf_fixture
+        self.conf = self.conf_fixture.conf
+        self.context = self.api.context
+        self.manager = self.api.services.aggregates
+
+    def request(self, *args, **kwargs):
+        return self.api.request(*args, **kwargs)
+
+    def json_request(self, *args, expected=200, **kwargs):
+        """Send a request, assert its status, return the decoded body."""
+        response = self.request(*args, **kwargs)
+        self.assertEqual(expected, response.status_int,
+                         '%s %s -> %s' % (args[0], args[1], response.body))
+        return json.loads(response.body) if response.body else None
+
+    def assertFault(self, response, status, name, message_part=None):
+        self.assertEqual(status, response.status_int, response.body)
+        body = json.loads(response.body)
+        self.assertEqual([name], list(body), body)
+        self.assertEqual(status, body[name]['code'])
+        self.assertNotIn('Traceback', body[name]['message'])
+        if message_part is not None:
+            self.assertIn(message_part, body[name]['message'])
+        return body[name]['message']
+
+    def create_aggregate(self, name='agg1', zone=None, prefix='/v2.1'):
+        body = {'aggregate': {'name': name}}
+        if zone is not None:
+            body['aggregate']['availability_zone'] = zone
+        return self.json_request('POST', prefix + '/os-aggregates',
+                                 body)['aggregate']
+
+    def action(self, aggregate_id, action, value, expected=200,
+               prefix='/v2.1'):
+        return self.json_request(
+            'POST', '%s/os-aggregates/%s/action' % (prefix, aggregate_id),
+            {action: value}, expected=expected)

@@ -1,0 +1,126 @@
+"""Fixtures shared by the test suites: configuration, a fresh SQLite
+database per test, and the paste-loaded API application."""
+
+import json
+import os
+
+import fixtures
+from oslo_config import fixture as config_fixture
+from paste import deploy
+import webob
+
+from nova_aggregates import conf as na_conf
+from nova_aggregates import context
+from nova_aggregates.db import api as db_api
+from nova_aggregates.db import migration
+from nova_aggregates import policy
+from nova_aggregates import service
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PASTE_CONFIG = os.path.join(REPO, 'etc', 'api-paste.ini')
+
+if not na_conf.CONF._args:
+    na_conf.CONF([], project='nova-aggregates', default_config_files=[])
+
+
+class ConfFixture(fixtures.Fixture):
+    """The process-wide CONF, with overrides undone after the test."""
+
+    def _setUp(self):
+        self._config = self.useFixture(config_fixture.Config(na_conf.CONF))
+        self.conf = na_conf.CONF
+        self.addCleanup(policy.reset)
+
+    def config(self, **kwargs):
+        """Override options: ``config(name=value, group='api')``."""
+        self._config.config(**kwargs)
+
+
+class DatabaseFixture(fixtures.Fixture):
+    """A new SQLite file, migrated with the real alembic migrations."""
+
+    def __init__(self, conf_fixture, connection=None):
+        super().__init__()
+        self.conf_fixture = conf_fixture
+        self.connection = connection
+
+    def _setUp(self):
+        if self.connection is None:
+            tmp = self.useFixture(fixtures.TempDir()).path
+            self.connection = 'sqlite:///' + os.path.join(tmp, 'test.sqlite')
+        self.conf_fixture.config(connection=self.connection, group='database')
+        service.reset()
+        db_api.configure(self.conf_fixture.conf)
+        self.addCleanup(service.reset)
+        migration.db_sync()
+        self.engine = db_api.get_engine()
+
+    def count_statements(self):
+        """A context manager counting the SQL statements run inside it."""
+        return _StatementCounter(self.engine)
+
+
+class _StatementCounter:
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements = []
+
+    def _count(self, conn, cursor, statement, *args):
+        self.statements.append(statement)
+
+    def __enter__(self):
+        import sqlalchemy as sa
+        sa.event.listen(self.engine, 'before_cursor_execute', self._count)
+        return self
+
+    def __exit__(self, *exc):
+        import sqlalchemy as sa
+        sa.event.remove(self.engine, 'before_cursor_execute', self._count)
+
+    @property
+    def count(self):
+        return len(self.statements)
+
+
+class APIFixture(fixtures.Fixture):
+    """Configuration + database + the application from etc/api-paste.ini."""
+
+    def __init__(self, compute_driver='fake', **overrides):
+        super().__init__()
+        self.compute_driver = compute_driver
+        self.overrides = overrides
+
+    def _setUp(self):
+        self.conf_fixture = self.useFixture(ConfFixture())
+        self.conf_fixture.config(compute_driver=self.compute_driver)
+        for (group, name), value in self.overrides.items():
+            self.conf_fixture.config(**{name: value, 'group': group})
+        self.db = self.useFixture(DatabaseFixture(self.conf_fixture))
+        self.app = deploy.loadapp('config:' + PASTE_CONFIG,
+                                  name='osapi_compute')
+        self.context = context.get_admin_context()
+        self.services = service.get_services()
+
+    def register_host(self, name, zone=None, hypervisor_url=None):
+        return self.services.aggregates.register_compute_host(
+            self.context, name, zone, hypervisor_url)
+
+    def request(self, method, path, body=None, token='admin:admin',
+                headers=None, content_type=None):
+        """Send one request through the whole paste pipeline.
+
+        ``body``: dict/list (sent as JSON), str/bytes (sent as is), or None.
+        """
+        all_headers = {}
+        if token is not None:
+            all_headers['X-Auth-Token'] = token
+        all_headers.update(headers or {})
+        req = webob.Request.blank(path, method=method, headers=all_headers)
+        if body is not None:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body)
+            req.body = body.encode('utf-8') if isinstance(body, str) else body
+            req.content_type = content_type or 'application/json'
+        elif content_type is not None:
+            req.content_type = content_type
+        return req.get_response(self.app)

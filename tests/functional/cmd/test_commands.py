@@ -1,0 +1,149 @@
+"""The console scripts, run as an operator runs them."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import fixtures
+import testtools
+
+BIN = os.path.dirname(sys.executable)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class CommandFixture(fixtures.Fixture):
+    """A config file with a private SQLite database and port."""
+
+    def __init__(self, **sections):
+        super().__init__()
+        self.sections = sections
+
+    def _setUp(self):
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.port = free_port()
+        sections = {
+            'database': {'connection': 'sqlite:///%s/db.sqlite' % self.dir},
+            'api': {'bind_port': self.port, 'bind_host': '127.0.0.1'},
+        }
+        for name, values in self.sections.items():
+            sections.setdefault(name, {}).update(values)
+        self.config = os.path.join(self.dir, 'test.conf')
+        with open(self.config, 'w') as f:
+            for name, values in sections.items():
+                f.write('[%s]\n' % name)
+                for key, value in values.items():
+                    f.write('%s = %s\n' % (key, value))
+
+    def manage(self, *args):
+        return subprocess.run(
+            [os.path.join(BIN, 'nova-aggregates-manage'), '--config-file',
+             self.config] + list(args), capture_output=True, text=True,
+            timeout=60)
+
+
+class TestManage(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.cmd = self.useFixture(CommandFixture())
+        result = self.cmd.manage('db', 'sync')
+        self.assertEqual(0, result.returncode, result.stderr)
+
+    def test_host_lifecycle(self):
+        result = self.cmd.manage('host', 'add', 'node1', '--zone', 'az9',
+                                 '--hypervisor-url', 'http://127.0.0.1:9/')
+        self.assertEqual(0, result.returncode, result.stderr)
+        listing = self.cmd.manage('host', 'list').stdout
+        self.assertIn('node1', listing)
+        self.assertIn('az9', listing)
+        self.assertIn('http://127.0.0.1:9/', listing)
+        duplicate = self.cmd.manage('host', 'add', 'node1')
+        self.assertEqual(1, duplicate.returncode)
+        self.assertIn('already registered', duplicate.stderr)
+        self.assertEqual(0, self.cmd.manage('host', 'remove',
+                                            'node1').returncode)
+        self.assertNotIn('node1', self.cmd.manage('host', 'list').stdout)
+        missing = self.cmd.manage('host', 'remove', 'node1')
+        self.assertEqual(1, missing.returncode)
+        self.assertIn('could not be found', missing.stderr)
+
+    def test_db_sync_is_idempotent(self):
+        result = self.cmd.manage('db', 'sync')
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('0001', self.cmd.manage('db', 'version').stdout)
+
+
+class TestAPIServer(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.cmd = self.useFixture(CommandFixture())
+        self.assertEqual(0, self.cmd.manage('db', 'sync').returncode)
+        self.log = open(os.path.join(self.cmd.dir, 'api.log'), 'w+')
+        self.addCleanup(self.log.close)
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, 'nova-aggregates-api'), '--config-file',
+             self.cmd.config], stdout=self.log, stderr=subprocess.STDOUT)
+        self.addCleanup(self._stop)
+        self.base = 'http://127.0.0.1:%d' % self.cmd.port
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.base + '/', timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.fail('server did not start: %s' % self._output())
+                time.sleep(0.1)
+
+    def _stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def _output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def _call(self, method, path, body=None):
+        req = urllib.request.Request(
+            self.base + path, method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={'X-Auth-Token': 'admin:admin',
+                     'Content-Type': 'application/json'})
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(
+                response.read() or b'null')
+
+    def test_serves_logs_and_stops_on_sigterm(self):
+        status, headers, body = self._call(
+            'POST', '/v2.1/os-aggregates', {'aggregate': {'name': 'web'}})
+        self.assertEqual(200, status)
+        self.assertEqual('web', body['aggregate']['name'])
+        request_id = headers['x-compute-request-id']
+        self.assertTrue(request_id.startswith('req-'))
+        status, _, body = self._call('GET', '/v2.1/os-aggregates')
+        self.assertEqual(['web'], [a['name'] for a in body['aggregates']])
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(0, self.proc.wait(30))
+        output = self._output()
+        line = [ln for ln in output.splitlines()
+                if request_id in ln and 'POST /v2.1/os-aggregates' in ln]
+        self.assertEqual(1, len(line), output)
+        self.assertIn('status: 200', line[0])
+        self.assertIn('time: ', line[0])
+
+    def test_sigint_stops(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.assertEqual(0, self.proc.wait(30))
