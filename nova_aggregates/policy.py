@@ -1,13 +1,25 @@
 """Policy enforcement (oslo.policy): defaults in ``policies/``, overridable
 by the operator's policy file."""
 
+import threading
+import time
+
 from oslo_policy import policy
 
 from nova_aggregates import conf as na_conf
 from nova_aggregates import exception
 from nova_aggregates import policies
 
+# Rules are re-read from the policy file at most this often; decisions are
+# cached per (rules, action, credentials) in between.  oslo.policy would
+# otherwise stat the policy files and re-inspect every check per request.
+RELOAD_INTERVAL = 1.0
+_CACHE_SIZE = 4096
+
 _ENFORCER = None
+_lock = threading.Lock()
+_decisions = {}
+_loaded = {'at': 0.0, 'rules': None}
 
 
 def get_enforcer(conf=None):
@@ -22,19 +34,54 @@ def get_enforcer(conf=None):
 
 def reset():
     global _ENFORCER
-    if _ENFORCER is not None:
-        _ENFORCER.clear()
-    _ENFORCER = None
+    with _lock:
+        if _ENFORCER is not None:
+            _ENFORCER.clear()
+        _ENFORCER = None
+        _decisions.clear()
+        _loaded.update(at=0.0, rules=None)
 
 
-def authorize(context, action, target=None):
-    """Raise PolicyNotAuthorized unless ``context`` may do ``action``."""
-    target = target or {'project_id': context.project_id,
-                        'user_id': context.user_id}
-    try:
-        get_enforcer().authorize(action, target, context,
-                                 do_raise=True,
-                                 exc=exception.PolicyNotAuthorized,
-                                 action=action)
-    except policy.InvalidScope:
+def _current_rules(enforcer):
+    now = time.monotonic()
+    if now - _loaded['at'] >= RELOAD_INTERVAL:
+        enforcer.load_rules()
+        with _lock:
+            if enforcer.rules is not _loaded['rules']:
+                _decisions.clear()
+            _loaded.update(at=now, rules=enforcer.rules)
+    return _loaded['rules']
+
+
+def _key(action, creds):
+    return (action,) + tuple(
+        (name, tuple(value) if isinstance(value, list) else value)
+        for name, value in sorted(creds.items()))
+
+
+def authorize(context, action):
+    """Raise PolicyNotAuthorized unless ``context`` may do ``action``.
+
+    The target is the caller's own project, so the decision depends only on
+    the action, the credentials and the rules: that is the cache key.
+    """
+    enforcer = get_enforcer()
+    rules = _current_rules(enforcer)
+    creds = context.to_policy_values()
+    key = _key(action, creds)
+    allowed = _decisions.get(key)
+    if allowed is None:
+        target = {'project_id': context.project_id,
+                  'user_id': context.user_id}
+        try:
+            allowed = bool(enforcer.authorize(action, target, context,
+                                              do_raise=False))
+        except policy.InvalidScope:
+            allowed = False
+        with _lock:
+            if rules is _loaded['rules']:
+                if len(_decisions) >= _CACHE_SIZE:
+                    _decisions.clear()
+                _decisions[key] = allowed
+    if not allowed:
         raise exception.PolicyNotAuthorized(action=action)

@@ -33,7 +33,8 @@ class Aggregate(Base):
     __table_args__ = (
         sa.UniqueConstraint('name', name='uniq_aggregates0name'),
         sa.UniqueConstraint('uuid', name='uniq_aggregates0uuid'),
-        _TABLE_ARGS,
+        # Ids of deleted aggregates are never handed out again.
+        dict(_TABLE_ARGS, sqlite_autoincrement=True),
     )
 
     id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)

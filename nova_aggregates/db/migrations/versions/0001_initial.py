@@ -53,7 +53,7 @@ def upgrade():
         sa.Column('updated_at', _timestamp(), nullable=True),
         sa.UniqueConstraint('name', name='uniq_aggregates0name'),
         sa.UniqueConstraint('uuid', name='uniq_aggregates0uuid'),
-        **_TABLE_ARGS)
+        sqlite_autoincrement=True, **_TABLE_ARGS)
     op.create_table(
         'aggregate_hosts',
         sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
