@@ -63,8 +63,11 @@ api_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(api_group)
-    conf.register_opts(api_opts, group=api_group)
+    # A fresh OptGroup per ConfigOpts: oslo.config keeps overrides on the
+    # group object, so a shared one would leak them between instances.
+    group = cfg.OptGroup(api_group.name, title=api_group.title)
+    conf.register_group(group)
+    conf.register_opts(api_opts, group=group)
 
 
 def list_opts():

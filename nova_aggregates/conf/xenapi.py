@@ -38,8 +38,11 @@ xenapi_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(xenapi_group)
-    conf.register_opts(xenapi_opts, group=xenapi_group)
+    # A fresh OptGroup per ConfigOpts: oslo.config keeps overrides on the
+    # group object, so a shared one would leak them between instances.
+    group = cfg.OptGroup(xenapi_group.name, title=xenapi_group.title)
+    conf.register_group(group)
+    conf.register_opts(xenapi_opts, group=group)
 
 
 def list_opts():
