@@ -1,0 +1,723 @@
+"""The XenAPI classes and methods a simulated host serves.
+
+``XenAPIService.call`` takes one decoded XML-RPC request (already split into method
+name and params) for one host endpoint and returns a ``Reply`` for the wire layer.  It
+applies fault-injection rules, checks arity and the session, runs the method (or starts
+a task for ``Async.*``) and converts the result to the wire encoding.
+"""
+
+import logging
+import time
+import xmlrpc.client
+
+from nova_aggregates.virt.xenapi.simulator import faults as faultlib
+from nova_aggregates.virt.xenapi.simulator import model
+from nova_aggregates.virt.xenapi.simulator.model import NULL_REF
+from nova_aggregates.virt.xenapi.simulator.model import XapiError
+
+LOG = logging.getLogger(__name__)
+
+# Fields every record builder returns; each gets a generic ``<class>.get_<field>``.
+HOST_FIELDS = (
+    "uuid", "name_label", "name_description", "hostname", "address", "enabled",
+    "API_version_major", "API_version_minor", "API_version_vendor", "software_version",
+    "cpu_info", "resident_VMs", "control_domain", "other_config", "memory_overhead",
+    "allowed_operations", "current_operations", "capabilities", "PIFs", "PBDs",
+    "host_CPUs", "metrics", "edition", "tags", "https_only", "suspend_image_sr",
+    "crash_dump_sr",
+)
+POOL_FIELDS = (
+    "uuid", "name_label", "name_description", "master", "default_SR",
+    "suspend_image_SR", "crash_dump_SR", "other_config", "ha_enabled",
+    "ha_configuration", "cpu_info", "tags", "allowed_operations", "current_operations",
+    "restrictions", "wlb_enabled",
+)
+VM_FIELDS = (
+    "uuid", "name_label", "name_description", "power_state", "resident_on", "affinity",
+    "is_control_domain", "is_a_template", "is_a_snapshot", "memory_static_max",
+    "memory_dynamic_max", "memory_dynamic_min", "memory_static_min", "memory_target",
+    "VCPUs_max", "VCPUs_at_startup", "domid", "other_config", "allowed_operations",
+    "current_operations", "tags",
+)
+TASK_FIELDS = (
+    "uuid", "name_label", "name_description", "status", "progress", "result",
+    "error_info", "created", "finished", "resident_on", "allowed_operations",
+    "current_operations", "other_config", "type", "subtask_of", "subtasks", "backtrace",
+)
+FIELDS = {"host": HOST_FIELDS, "pool": POOL_FIELDS, "VM": VM_FIELDS, "task": TASK_FIELDS}
+
+
+def to_wire(value):
+    """XenAPI encoding: ints travel as decimal strings, map keys as strings."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): to_wire(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_wire(v) for v in value]
+    return value
+
+
+def value_fragment(value):
+    """What task.get_result holds: the result as an XML-RPC ``<value>`` fragment."""
+    if value == "":
+        return ""  # void results are stored as an empty string
+    text = xmlrpc.client.dumps((to_wire(value),), allow_none=True)
+    return text[text.index("<value>"):text.rindex("</param>")].strip()
+
+
+def _sleep(seconds):
+    if seconds:
+        time.sleep(seconds)
+
+
+class Reply:
+    """What to send back: ``kind`` is "response" (payload = envelope struct) or one of
+    the wire fault actions (drop_connection, http_500, malformed)."""
+
+    def __init__(self, kind, payload=None):
+        self.kind = kind
+        self.payload = payload
+
+    @classmethod
+    def success(cls, value):
+        return cls("response", {"Status": "Success", "Value": to_wire(value)})
+
+    @classmethod
+    def failure(cls, details):
+        return cls("response", {"Status": "Failure",
+                                "ErrorDescription": [str(d) for d in details]})
+
+
+class Call:
+    """Context of one API call: the endpoint's host, the caller's session, fault mode."""
+
+    def __init__(self, host, session=None, join_mode=None):
+        self.host = host
+        self.session = session
+        self.join_mode = join_mode
+        self.pool = host.pool
+
+
+class _Method:
+    def __init__(self, func, nmin, nmax, session, asyncable):
+        self.func = func
+        self.nmin = nmin
+        self.nmax = nmax
+        self.session = session
+        self.asyncable = asyncable
+
+
+class XenAPIService:
+    """Dispatch table plus the behaviour of every supported call.
+
+    ``hooks`` is the owning Fleet: ``call_later(delay, fn)``, ``endpoint_down(host)``,
+    ``endpoint_up(host)``; ``config`` carries join_delay, eject_delay and task_delay.
+    """
+
+    def __init__(self, state, fault_table, hooks, config):
+        self.state = state
+        self.faults = fault_table
+        self.hooks = hooks
+        self.config = config
+        self.methods = {}
+        self._register_all()
+
+    # -- dispatch --------------------------------------------------------------------
+
+    def call(self, host, method, params):
+        is_async = method.startswith("Async.")
+        base = faultlib.strip_async(method)
+        spec = self.methods.get(base)
+        if is_async and spec is not None and not spec.asyncable:
+            spec = None
+        takes_session = spec.session if spec is not None else True
+        candidates = [method, base] if is_async else [method]
+        rule = self.faults.take(host.name, candidates, takes_session and bool(params))
+
+        delay, error, join_mode = 0.0, None, None
+        if rule is not None:
+            error = rule.error
+            if rule.action == faultlib.LATE_JOIN:
+                join_mode = (faultlib.LATE_JOIN, rule.delay)
+            else:
+                delay = rule.delay or 0.0
+                if rule.action == faultlib.HALF_DONE_JOIN:
+                    join_mode = (faultlib.HALF_DONE_JOIN, None)
+            if rule.action in faultlib.WIRE_ACTIONS:
+                _sleep(delay)
+                return Reply(rule.action)
+            if rule.action == faultlib.EXPIRE_SESSION and isinstance(params[0], str):
+                with self.state.lock:
+                    self.state.sessions.pop(params[0], None)
+
+        if spec is None:
+            return Reply.failure(["MESSAGE_METHOD_UNKNOWN", method])
+        nparams = len(params) - (1 if spec.session else 0)
+        if not spec.nmin <= nparams <= spec.nmax:
+            expected = spec.nmax + (1 if spec.session else 0)
+            return Reply.failure(["MESSAGE_PARAMETER_COUNT_MISMATCH", method,
+                                  str(expected), str(len(params))])
+        if not is_async:
+            # A slow operation: the work happens after the delay, then the reply goes out.
+            _sleep(delay)
+
+        with self.state.lock:
+            try:
+                session = None
+                args = tuple(params)
+                if spec.session:
+                    session = self._check_session(host, params[0])
+                    args = args[1:]
+                if not is_async and error is not None:
+                    raise XapiError(*error)
+                call = Call(host, session, join_mode)
+                if is_async:
+                    value = self._start_task(call, spec, method, args, delay, error)
+                else:
+                    value = spec.func(call, *args)
+                return Reply.success(value)
+            except XapiError as exc:
+                return Reply.failure(exc.details)
+            except Exception as exc:  # a simulator bug must not kill the connection
+                LOG.exception("simulator error in %s", method)
+                return Reply.failure(["INTERNAL_ERROR", "%s: %s" % (type(exc).__name__, exc)])
+
+    def _check_session(self, host, ref):
+        session = self.state.sessions.get(ref) if isinstance(ref, str) else None
+        if session is None or session.host is not host or not host.serving:
+            raise XapiError("SESSION_INVALID", ref if isinstance(ref, str) else NULL_REF)
+        return session
+
+    # -- tasks -----------------------------------------------------------------------
+
+    def _start_task(self, call, spec, method, args, delay, error):
+        task = model.Task(method, call.pool, call.host)
+        self.state.register(task)
+        duration = self.config["task_delay"] + (delay or 0.0)
+        self.hooks.call_later(
+            0, lambda: self._run_task(task, spec, call, args, duration, error))
+        return task.ref
+
+    def _run_task(self, task, spec, call, args, duration, error):
+        start = time.monotonic()
+        while True:
+            elapsed = time.monotonic() - start
+            if elapsed >= duration:
+                break
+            with self.state.lock:
+                if task.status != "pending":
+                    return
+                # Progress rises while the task is pending; it reaches 1.0 at the end.
+                task.progress = round(0.9 * elapsed / duration, 3)
+            time.sleep(min(0.02, duration - elapsed))
+        with self.state.lock:
+            if task.status != "pending":
+                return  # cancelled before the work started
+            try:
+                if error is not None:
+                    raise XapiError(*error)
+                value = spec.func(call, *args)
+            except XapiError as exc:
+                task.finish("failure", error_info=exc.details)
+            except Exception as exc:
+                LOG.exception("simulator error in task %s", task.name_label)
+                task.finish("failure", error_info=["INTERNAL_ERROR", str(exc)])
+            else:
+                task.finish("success", result=value_fragment(value))
+
+    # -- registration ----------------------------------------------------------------
+
+    def _add(self, name, func, nmin, nmax=None, session=True, asyncable=False):
+        self.methods[name] = _Method(func, nmin, nmin if nmax is None else nmax,
+                                     session, asyncable)
+
+    def _register_all(self):
+        add = self._add
+        add("session.login_with_password", self.session_login, 2, 4, session=False)
+        add("session.logout", self.session_logout, 0)
+        add("session.get_this_host", self.session_get_this_host, 1)
+
+        for cls in ("host", "pool", "VM", "task"):
+            self._register_class(cls)
+
+        add("pool.set_name_label", self._setter("pool", "name_label"), 2)
+        add("pool.set_name_description", self._setter("pool", "name_description"), 2)
+        add("pool.join", self.pool_join, 3, asyncable=True)
+        add("pool.join_force", self.pool_join_force, 3, asyncable=True)
+        add("pool.eject", self.pool_eject, 1, asyncable=True)
+        add("pool.designate_new_master", self.pool_designate_new_master, 1,
+            asyncable=True)
+
+        add("host.set_name_label", self._setter("host", "name_label"), 2)
+        add("host.set_name_description", self._setter("host", "name_description"), 2)
+        add("host.disable", self.host_disable, 1, 2, asyncable=True)
+        add("host.enable", self.host_enable, 1, asyncable=True)
+        add("host.evacuate", self.host_evacuate, 1, 3, asyncable=True)
+        add("host.compute_free_memory", self.host_compute_free_memory, 1)
+
+        add("VM.set_name_label", self._setter("VM", "name_label"), 2)
+        add("VM.set_name_description", self._setter("VM", "name_description"), 2)
+        add("VM.pool_migrate", self.vm_pool_migrate, 3, asyncable=True)
+        add("VM.clean_shutdown", self.vm_shutdown, 1, asyncable=True)
+        add("VM.hard_shutdown", self.vm_shutdown, 1, asyncable=True)
+        add("VM.start", self.vm_start, 3, asyncable=True)
+
+        add("task.destroy", self.task_destroy, 1)
+        add("task.cancel", self.task_cancel, 1)
+
+    def _register_class(self, cls):
+        record = getattr(self, "%s_record" % cls.lower())
+        state = self.state
+
+        def get_all(call):
+            return [obj.ref for obj in state.view(call.pool, cls)]
+
+        def get_all_records(call):
+            return {obj.ref: record(obj) for obj in state.view(call.pool, cls)}
+
+        def get_record(call, ref):
+            return record(state.lookup(call.pool, cls, ref))
+
+        def get_by_uuid(call, uuid):
+            for obj in state.view(call.pool, cls):
+                if obj.uuid == uuid:
+                    return obj.ref
+            raise XapiError("UUID_INVALID", cls, uuid)
+
+        def get_by_name_label(call, label):
+            return [obj.ref for obj in state.view(call.pool, cls) if obj.name_label == label]
+
+        self._add("%s.get_all" % cls, get_all, 0)
+        self._add("%s.get_all_records" % cls, get_all_records, 0)
+        self._add("%s.get_record" % cls, get_record, 1)
+        self._add("%s.get_by_uuid" % cls, get_by_uuid, 1)
+        if cls != "pool":
+            self._add("%s.get_by_name_label" % cls, get_by_name_label, 1)
+        for field in FIELDS[cls]:
+            self._add("%s.get_%s" % (cls, field), self._getter(cls, record, field), 1)
+        if cls != "task":
+            self._add("%s.set_other_config" % cls, self._set_map(cls), 2)
+            self._add("%s.add_to_other_config" % cls, self._add_to_map(cls), 3)
+            self._add("%s.remove_from_other_config" % cls, self._remove_from_map(cls), 2)
+
+    def _getter(self, cls, record, field):
+        def getter(call, ref):
+            return record(self.state.lookup(call.pool, cls, ref))[field]
+        return getter
+
+    def _setter(self, cls, attr):
+        def setter(call, ref, value):
+            setattr(self.state.lookup(call.pool, cls, ref), attr, str(value))
+            return ""
+        return setter
+
+    def _set_map(self, cls):
+        def set_map(call, ref, value):
+            if not isinstance(value, dict):
+                raise XapiError("FIELD_TYPE_ERROR", "other_config")
+            obj = self.state.lookup(call.pool, cls, ref)
+            obj.other_config = {str(k): str(v) for k, v in value.items()}
+            return ""
+        return set_map
+
+    def _add_to_map(self, cls):
+        def add_to_map(call, ref, key, value):
+            obj = self.state.lookup(call.pool, cls, ref)
+            if key in obj.other_config:
+                raise XapiError("MAP_DUPLICATE_KEY", cls, "other_config", ref, key)
+            obj.other_config[str(key)] = str(value)
+            return ""
+        return add_to_map
+
+    def _remove_from_map(self, cls):
+        def remove_from_map(call, ref, key):
+            self.state.lookup(call.pool, cls, ref).other_config.pop(key, None)
+            return ""
+        return remove_from_map
+
+    # -- records ---------------------------------------------------------------------
+
+    def host_record(self, host):
+        vms = [vm.ref for vm in self.state.vms_on(host) if vm.resident]
+        ops = ["provision", "evacuate", "shutdown", "reboot"]
+        return {
+            "uuid": host.uuid,
+            "name_label": host.name_label,
+            "name_description": host.name_description,
+            "hostname": host.name,
+            "address": host.address,
+            "enabled": host.enabled,
+            "API_version_major": host.api_version[0],
+            "API_version_minor": host.api_version[1],
+            "API_version_vendor": "XenSource",
+            "software_version": dict(host.software_version),
+            "cpu_info": {"vendor": host.cpu_vendor, "cpu_count": 8, "socket_count": 1,
+                         "modelname": "Simulated CPU"},
+            "resident_VMs": vms,
+            "control_domain": host.dom0.ref if host.dom0 else NULL_REF,
+            "other_config": dict(host.other_config),
+            "memory_overhead": model.HOST_MEMORY_OVERHEAD,
+            "allowed_operations": ops,
+            "current_operations": {},
+            "capabilities": ["xen-3.0-x86_64", "hvm-3.0-x86_64"],
+            "PIFs": [],
+            "PBDs": [],
+            "host_CPUs": [],
+            "metrics": NULL_REF,
+            "edition": "xcp-ng",
+            "tags": [],
+            "https_only": False,
+            "suspend_image_sr": NULL_REF,
+            "crash_dump_sr": NULL_REF,
+        }
+
+    def pool_record(self, pool):
+        return {
+            "uuid": pool.uuid,
+            "name_label": pool.name_label,
+            "name_description": pool.name_description,
+            "master": pool.master.ref,
+            "default_SR": NULL_REF,
+            "suspend_image_SR": NULL_REF,
+            "crash_dump_SR": NULL_REF,
+            "other_config": dict(pool.other_config),
+            "ha_enabled": False,
+            "ha_configuration": {},
+            "cpu_info": {"vendor": pool.master.cpu_vendor, "cpu_count": 8},
+            "tags": [],
+            "allowed_operations": [],
+            "current_operations": {},
+            "restrictions": {},
+            "wlb_enabled": False,
+        }
+
+    def vm_record(self, vm):
+        resident_on = vm.home.ref if vm.resident else NULL_REF
+        if vm.is_control_domain:
+            ops = []
+        elif vm.resident:
+            ops = ["clean_shutdown", "hard_shutdown", "pool_migrate"]
+        else:
+            ops = ["start"]
+        return {
+            "uuid": vm.uuid,
+            "name_label": vm.name_label,
+            "name_description": vm.name_description,
+            "power_state": vm.power_state,
+            "resident_on": resident_on,
+            "affinity": vm.home.ref,
+            "is_control_domain": vm.is_control_domain,
+            "is_a_template": vm.is_a_template,
+            "is_a_snapshot": False,
+            "memory_static_max": vm.memory,
+            "memory_dynamic_max": vm.memory,
+            "memory_dynamic_min": vm.memory,
+            "memory_static_min": vm.memory,
+            "memory_target": vm.memory if vm.resident else 0,
+            "VCPUs_max": 2,
+            "VCPUs_at_startup": 2,
+            "domid": vm.domid,
+            "other_config": dict(vm.other_config),
+            "allowed_operations": ops,
+            "current_operations": {},
+            "tags": [],
+        }
+
+    def task_record(self, task):
+        return {
+            "uuid": task.uuid,
+            "name_label": task.name_label,
+            "name_description": task.name_description,
+            "status": task.status,
+            "progress": float(task.progress),
+            "result": task.result,
+            "error_info": list(task.error_info),
+            "created": task.created,
+            "finished": task.finished,
+            "resident_on": task.host.ref,
+            "allowed_operations": ["cancel"] if task.status == "pending" else [],
+            "current_operations": {},
+            "other_config": dict(task.other_config),
+            "type": "<none/>",
+            "subtask_of": NULL_REF,
+            "subtasks": [],
+            "backtrace": "()",
+        }
+
+    # -- session ---------------------------------------------------------------------
+
+    def session_login(self, call, username, password, version="1.1", originator=""):
+        host = call.host
+        if host.pool is None:
+            raise XapiError("HOST_STILL_BOOTING")
+        if not host.is_master:
+            # Members do not take password logins; they point at their master.
+            raise XapiError("HOST_IS_SLAVE", host.pool.master.address)
+        if username != host.username or password != host.password:
+            raise XapiError("SESSION_AUTHENTICATION_FAILED", username,
+                            "Authentication failure")
+        session = model.Session(host, username, originator)
+        self.state.sessions[session.ref] = session
+        host.logins += 1
+        return session.ref
+
+    def session_logout(self, call):
+        self.state.sessions.pop(call.session.ref, None)
+        return ""
+
+    def session_get_this_host(self, call, ref):
+        session = self.state.sessions.get(ref) if isinstance(ref, str) else None
+        if session is None or session.host is not call.host:
+            raise XapiError("HANDLE_INVALID", "session", ref)
+        return session.host.ref
+
+    # -- pool join -------------------------------------------------------------------
+
+    def pool_join(self, call, master_address, master_username, master_password):
+        return self._join(call, master_address, master_username, master_password,
+                          force=False)
+
+    def pool_join_force(self, call, master_address, master_username, master_password):
+        return self._join(call, master_address, master_username, master_password,
+                          force=True)
+
+    def _join(self, call, master_address, username, password, force):
+        joiner = call.host
+        target = self.state.resolve_address(master_address)
+        if target is None or not target.reachable:
+            raise XapiError("POOL_JOINING_HOST_CONNECTION_FAILED")
+        # The joiner logs into the master; that login can fail like any other.
+        if not target.is_master:
+            raise XapiError("HOST_IS_SLAVE", target.pool.master.address)
+        if username != target.username or password != target.password:
+            raise XapiError("SESSION_AUTHENTICATION_FAILED", username,
+                            "Authentication failure")
+        master_pool = target.pool
+        if target is joiner:
+            if len(joiner.pool.members) > 1:
+                raise XapiError("OPERATION_NOT_ALLOWED", "Host is already part of a pool")
+            raise XapiError("OPERATION_NOT_ALLOWED", "Host cannot become slave of itself")
+        if joiner.joining is not None:
+            # Accepted already and waiting for its restart: repeating the call is harmless.
+            if joiner.joining is master_pool:
+                return ""
+            raise XapiError("OPERATION_NOT_ALLOWED", "Host is already joining another pool")
+        if len(joiner.pool.members) > 1:
+            raise XapiError("POOL_JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS")
+        if any(vm.is_guest_resident for vm in self.state.vms_on(joiner)):
+            raise XapiError("POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS")
+        if joiner.shared_sr:
+            raise XapiError("POOL_JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS")
+        if joiner.api_version != target.api_version:
+            raise XapiError("POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION",
+                            "%d.%d" % joiner.api_version, "%d.%d" % target.api_version)
+        mine, theirs = joiner.software_version, target.software_version
+        if mine.get("platform_version") != theirs.get("platform_version"):
+            raise XapiError("POOL_HOSTS_NOT_COMPATIBLE")
+        if not force:
+            # Only plain join insists on homogeneity; join_force skips exactly this.
+            ignored = ("hostname", "date")
+            if ({k: v for k, v in mine.items() if k not in ignored}
+                    != {k: v for k, v in theirs.items() if k not in ignored}):
+                raise XapiError("POOL_HOSTS_NOT_HOMOGENEOUS", "Software version differs")
+            if joiner.cpu_vendor != target.cpu_vendor:
+                raise XapiError("POOL_HOSTS_NOT_HOMOGENEOUS", "CPUs differ")
+
+        mode, after = call.join_mode or (None, None)
+        if mode == faultlib.HALF_DONE_JOIN:
+            LOG.info("fault: %s join to %s reported success but is dropped",
+                     joiner.name, target.name)
+            return ""
+        epoch = joiner.epoch
+        if mode == faultlib.LATE_JOIN:
+            self.hooks.call_later(after, lambda: self._accept_join(joiner, master_pool,
+                                                                   epoch))
+        else:
+            self._accept_join(joiner, master_pool, epoch)
+        return ""
+
+    def _accept_join(self, joiner, pool, epoch):
+        """The master records the joiner; the joiner restarts after join_delay."""
+        with self.state.lock:
+            if (joiner.epoch != epoch or joiner.joining is not None or not joiner.serving
+                    or not pool.alive or len(joiner.pool.members) > 1):
+                return
+            joiner.epoch += 1
+            joiner.joining = pool
+            pool.members.append(joiner)
+            epoch = joiner.epoch
+        self.hooks.call_later(self.config["join_delay"],
+                              lambda: self._finish_join(joiner, pool, epoch))
+
+    def _finish_join(self, joiner, pool, epoch):
+        """xapi's "fuse": the joiner forgets its own pool and comes back as a member."""
+        with self.state.lock:
+            if joiner.epoch != epoch or joiner.joining is not pool:
+                return
+            old = joiner.pool
+            joiner.epoch += 1
+            joiner.joining = None
+            joiner.pool = pool
+            self.state.drop_sessions(joiner)
+            if old is not pool:
+                self.state.kill_pool(old)
+            LOG.info("%s is now a member of the pool of %s", joiner.name, pool.master.name)
+
+    # -- pool eject / designate_new_master ------------------------------------------
+
+    def pool_eject(self, call, host_ref):
+        pool = call.pool
+        host = self.state.lookup(pool, "host", host_ref)
+        if host is pool.master:
+            raise XapiError("INTERNAL_ERROR", "Xapi_pool.Cannot_eject_master")
+        if any(vm.is_guest_resident for vm in self.state.vms_on(host)):
+            raise XapiError("OPERATION_NOT_ALLOWED", "VM resident on host")
+        if not host.reachable:
+            raise XapiError("HOST_OFFLINE", host.ref)
+        pool.members.remove(host)
+        if host.joining is not None and host.pool is not pool:
+            self.state.kill_pool(host.pool)  # ejected before its join restart
+        host.epoch += 1
+        host.joining = None
+        host.pool = None
+        host.rebooting = True
+        self.state.drop_sessions(host)
+        # Eject wipes the host: local VMs and its dom0 record go; refs will all be new.
+        for vm in self.state.vms_on(host):
+            self.state.forget(vm)
+        host.dom0 = None
+        self.hooks.endpoint_down(host)
+        epoch = host.epoch
+        self.hooks.call_later(self.config["eject_delay"],
+                              lambda: self._finish_reboot(host, epoch))
+        LOG.info("%s ejected from the pool of %s; rebooting", host.name, pool.master.name)
+        return ""
+
+    def _finish_reboot(self, host, epoch):
+        with self.state.lock:
+            if host.epoch != epoch or not host.rebooting:
+                return
+            self.state.forget(host)
+            host.ref = model.new_ref()
+            self.state.register(host)
+            host.epoch += 1
+            host.enabled = True
+            host.other_config = {}
+            host.name_label = host.name
+            self.state.make_standalone(host)
+            host.rebooting = False
+            if not host.stopped:
+                self.hooks.endpoint_up(host)
+            LOG.info("%s is back as a standalone host", host.name)
+
+    def pool_designate_new_master(self, call, host_ref):
+        pool = call.pool
+        host = self.state.lookup(pool, "host", host_ref)
+        if host is pool.master:
+            return ""
+        if host.joining is not None:
+            raise XapiError("OPERATION_NOT_ALLOWED", "Host has not finished joining")
+        if not host.reachable:
+            raise XapiError("HOST_OFFLINE", host.ref)
+        old = pool.master
+        pool.master = host
+        # The old master restarts as a member: its sessions go, logins say HOST_IS_SLAVE.
+        self.state.drop_sessions(old)
+        return ""
+
+    # -- host maintenance ------------------------------------------------------------
+
+    def host_disable(self, call, host_ref, auto_enable=True):
+        self.state.lookup(call.pool, "host", host_ref).enabled = False
+        return ""
+
+    def host_enable(self, call, host_ref):
+        self.state.lookup(call.pool, "host", host_ref).enabled = True
+        return ""
+
+    def host_compute_free_memory(self, call, host_ref):
+        return self.state.free_memory(self.state.lookup(call.pool, "host", host_ref))
+
+    def host_evacuate(self, call, host_ref, network=NULL_REF, batch_size="0"):
+        host = self.state.lookup(call.pool, "host", host_ref)
+        guests = [vm for vm in self.state.vms_on(host) if vm.is_guest_resident]
+        # Plan everything first: evacuate is all-or-nothing.
+        targets = [h for h in call.pool.members
+                   if h is not host and h.enabled and h.reachable and h.joining is None]
+        planned = {h: 0 for h in targets}
+        plan = []
+        for vm in guests:
+            if not targets:
+                raise XapiError("NO_HOSTS_AVAILABLE", vm.ref)
+            free = {h: self.state.free_memory(h, planned[h]) for h in targets}
+            best = max(targets, key=lambda h: free[h])  # max() keeps the first on ties
+            if free[best] < vm.memory:
+                raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", vm.memory, max(free[best], 0))
+            planned[best] += vm.memory
+            plan.append((vm, best))
+        for vm, target in plan:
+            vm.home = target
+        return ""
+
+    # -- VMs -------------------------------------------------------------------------
+
+    def vm_pool_migrate(self, call, vm_ref, host_ref, options):
+        vm = self.state.lookup(call.pool, "VM", vm_ref)
+        target = self.state.lookup(call.pool, "host", host_ref)
+        if vm.is_control_domain:
+            raise XapiError("OPERATION_NOT_ALLOWED", "Cannot migrate a control domain")
+        if vm.is_a_template:
+            raise XapiError("VM_IS_TEMPLATE", vm.ref)
+        if vm.power_state != "Running":
+            raise XapiError("VM_BAD_POWER_STATE", vm.ref, "running", vm.power_state.lower())
+        if target is vm.home:
+            return ""
+        if not target.enabled:
+            raise XapiError("HOST_DISABLED", target.ref)
+        if not target.reachable or target.joining is not None:
+            raise XapiError("HOST_OFFLINE", target.ref)
+        free = self.state.free_memory(target)
+        if free < vm.memory:
+            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", vm.memory, max(free, 0))
+        vm.home = target
+        return ""
+
+    def vm_shutdown(self, call, vm_ref):
+        vm = self.state.lookup(call.pool, "VM", vm_ref)
+        if vm.is_control_domain:
+            raise XapiError("OPERATION_NOT_ALLOWED", "Cannot shut down a control domain")
+        if vm.power_state not in model.RESIDENT_STATES:
+            raise XapiError("VM_BAD_POWER_STATE", vm.ref, "running;paused",
+                            vm.power_state.lower())
+        vm.power_state = "Halted"
+        vm.domid = -1
+        return ""
+
+    def vm_start(self, call, vm_ref, start_paused, force):
+        vm = self.state.lookup(call.pool, "VM", vm_ref)
+        if vm.power_state != "Halted":
+            raise XapiError("VM_BAD_POWER_STATE", vm.ref, "halted", vm.power_state.lower())
+        host = vm.home  # the simulator starts a VM where it lives (its affinity)
+        if not host.enabled:
+            raise XapiError("HOST_DISABLED", host.ref)
+        free = self.state.free_memory(host)
+        if free < vm.memory:
+            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", vm.memory, max(free, 0))
+        vm.power_state = "Paused" if start_paused is True else "Running"
+        vm.domid = 1 + max([v.domid for v in self.state.vms_on(host)] + [0])
+        return ""
+
+    # -- tasks -----------------------------------------------------------------------
+
+    def task_destroy(self, call, task_ref):
+        self.state.forget(self.state.lookup(call.pool, "task", task_ref))
+        return ""
+
+    def task_cancel(self, call, task_ref):
+        task = self.state.lookup(call.pool, "task", task_ref)
+        if task.status == "pending":
+            task.finish("cancelled", error_info=["TASK_CANCELLED", task.ref])
+        return ""
