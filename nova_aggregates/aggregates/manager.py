@@ -479,6 +479,7 @@ class AggregateManager:
         for host in db.compute_host_get_all(context):
             zones = host['aggregate_zones']
             result.append({
+                'id': host['id'],
                 'name': host['name'],
                 'zone': zones[0] if zones else (host['zone'] or default),
                 'hypervisor_url': host['hypervisor_url'],

@@ -23,12 +23,11 @@ class ServicesController:
         services = []
         if binary not in (None, BINARY):
             return {'services': services}
-        for number, host in enumerate(
-                self.manager.list_compute_hosts(req.context), start=1):
+        for host in self.manager.list_compute_hosts(req.context):
             if host_filter is not None and host['name'] != host_filter:
                 continue
             services.append({
-                'id': number, 'binary': BINARY, 'host': host['name'],
+                'id': host['id'], 'binary': BINARY, 'host': host['name'],
                 'zone': host['zone'], 'status': 'enabled', 'state': 'up',
                 'updated_at': views._timestamp(
                     host['updated_at'] or host['created_at']),
