@@ -35,6 +35,24 @@ def _task_owner():
     return '%s:%d' % (socket.gethostname(), os.getpid())
 
 
+def _process_runs(pid):
+    """Whether process ``pid`` of this machine still runs.  A zombie does
+    not: a killed API worker whose parent died stays one for as long as
+    the container's init does not reap it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open('/proc/%d/stat' % pid) as stat:
+            # The state letter follows the parenthesised command name.
+            return stat.read().rpartition(')')[2].split()[0] != 'Z'
+    except (OSError, IndexError):
+        return True
+
+
 def _is_pool(agg):
     return agg['metadata'].get(states.POOL_FLAG) == states.POOL_FLAG_VALUE
 
@@ -115,6 +133,12 @@ class AggregateManager:
                 # pool operation like any other.
                 self._begin_pool_operation(context, agg, None)
                 rename_pool = (agg['name'], agg['operational_state'])
+            elif _is_pool(agg) and \
+                    agg['operational_state'] == states.CHANGING:
+                # The first host is joining and the pool is being named
+                # after the current name.
+                raise exception.PoolOperationInProgress(
+                    aggregate_id=aggregate_id)
             db.aggregate_update(context, aggregate_id, name=name)
         return db.aggregate_get(context, aggregate_id), rename_pool
 
@@ -350,9 +374,10 @@ class AggregateManager:
         """Record a failed pool operation.
 
         A refusal made before anything changed (a busy host) and an
-        unreachable hypervisor whose pool is unchanged leave the database as
-        it was.  Otherwise the database takes the pool's real membership as
-        the driver reads it, and the aggregate is marked ``error``.
+        unreachable or silent hypervisor leave the database as it was (the
+        contract's 502/504), unless the pool could be read and differs.
+        Otherwise the database takes the pool's real membership as the
+        driver reads it, and the aggregate is marked ``error``.
         """
         before = frozenset(agg['hosts'])
         real = None
@@ -368,7 +393,10 @@ class AggregateManager:
             except exception.AggregatesException as read_exc:
                 LOG.warning('Cannot read the real state of the pool of '
                             'aggregate %s: %s', agg['id'], read_exc)
-        unchanged = real is not None and real.members == before
+        # After an outage an unreadable pool is kept as recorded (the
+        # contract's "database as before"); drivers re-check a join or
+        # eject that timed out before they report the timeout.
+        unchanged = real is None or real.members == before
         keep_state = isinstance(exc, exception.HostHasGuests) or (
             unchanged and isinstance(exc, (exception.HypervisorUnreachable,
                                            exception.HypervisorTimeout)))
@@ -429,8 +457,8 @@ class AggregateManager:
             except exception.AggregatesException as exc:
                 LOG.warning('Aggregate %s stays in error: %s', agg['id'], exc)
                 real = None
-            self._reconcile_one(context, agg, real)
-            repaired.append(agg['id'])
+            if self._reconcile_one(context, agg, real):
+                repaired.append(agg['id'])
         return repaired
 
     @staticmethod
@@ -445,17 +473,16 @@ class AggregateManager:
             return not owner
         if int(pid) == os.getpid():
             return False
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return not _process_runs(int(pid))
 
     @db.transaction
     def _reconcile_one(self, context, agg, real):
-        db.lock_aggregate(context, agg['id'])
+        current = db.lock_aggregate(context, agg['id'])
+        if any(current[k] != agg[k] for k in (
+                'operational_state', 'task_owner', 'task_started_at')):
+            # Repaired meanwhile (another API server starting up), and
+            # maybe a new operation runs: ``real`` is stale.
+            return False
         if real is None:
             values = {'operational_state': states.ERROR,
                       'last_error': 'Interrupted pool operation; the pool '
@@ -465,7 +492,7 @@ class AggregateManager:
             values = {'operational_state':
                       states.ACTIVE if real.members else states.CREATED,
                       'last_error': None}
-        db.aggregate_compare_and_set_state(
+        return db.aggregate_compare_and_set_state(
             context, agg['id'], [states.CHANGING], pending_host=None,
             task_owner=None, task_started_at=None, **values)
 

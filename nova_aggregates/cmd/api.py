@@ -31,9 +31,12 @@ def start_embedded_simulator(conf):
     registered as compute hosts (two per availability zone)."""
     from nova_aggregates.virt.xenapi.simulator import Fleet
 
-    fleet = Fleet(hosts=conf.xenapi.embedded_simulator_hosts,
-                  username=conf.xenapi.connection_username,
-                  password=conf.xenapi.embedded_simulator_password)
+    opts = conf.xenapi
+    fleet = Fleet(hosts=opts.embedded_simulator_hosts,
+                  username=opts.connection_username,
+                  password=opts.embedded_simulator_password,
+                  port=opts.embedded_simulator_port,
+                  control_port=opts.embedded_simulator_control_port)
     fleet.start()
     manager = service.get_services(conf).aggregates
     ctx = context.get_admin_context()
@@ -47,6 +50,16 @@ def start_embedded_simulator(conf):
             manager.register_compute_host(ctx, host.name, zone, host.url)
         print('simulated XenServer host %s (%s) at %s' % (
             host.name, zone, host.url), flush=True)
+    print('simulator control at %s (GET pools, hosts; see '
+          'doc/simulator.md)' % fleet.control_url, flush=True)
+    # The simulator keeps no state across restarts; the database does.
+    formed = [agg['name'] for agg in manager.list_aggregates(ctx)
+              if agg['hosts'] and agg['metadata'].get('master_compute')]
+    if formed:
+        print('warning: the simulated hosts start standalone, so pool '
+              'aggregates of an earlier run (%s) are not pools on them; '
+              'start from an empty database for a consistent setup'
+              % ', '.join(formed), flush=True)
     return fleet
 
 

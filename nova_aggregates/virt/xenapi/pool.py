@@ -29,6 +29,10 @@ Calls of a warm ``add_to_pool`` for a later host
        succeeds; while the answer is ``UUID_INVALID`` it is repeated every
        ``[xenapi] poll_interval`` seconds, for at most ``join_timeout``.
 
+    A ``pool.join`` (or ``pool.eject``) whose answer does not come within
+    ``call_timeout`` is not a failure yet: it may have been done, so the
+    master is asked the same way before the timeout is reported.
+
     That is 2 calls and no login.  Nothing else is needed: the address and
     the uuid come from the cache, and the joiner's session -- dead once
     its xapi restarts as a member -- is forgotten locally, without a
@@ -155,29 +159,40 @@ class ResourcePool:
                     # Re-read the master's address on the next attempt.
                     self._forget_facts(master_url)
                 raise
+            except exception.HypervisorTimeout:
+                # No answer is not a refusal: the join may be done or still
+                # under way, and only the master can tell.
+                if not self._await_membership(master, facts.uuid, True):
+                    raise
             # The joiner's xapi restarts as a member: its session is dead.
             self.sessions.drop(url)
-            self._await_member(master, host, facts.uuid)
+            if not self._await_membership(master, facts.uuid, True):
+                raise exception.PoolOperationRefused(
+                    action='add', host=host.name, code=JOIN_NOT_CONFIRMED,
+                    details='pool.join returned success but master %s did '
+                            'not list host %s within %s seconds'
+                            % (master.name, facts.uuid,
+                               opts.join_timeout))
         return driver.PoolChange(set_metadata={uuid_key(host.name): facts.uuid})
 
-    def _await_member(self, master, host, uuid):
-        """Poll the master until it lists ``uuid`` as a pool member."""
+    def _await_membership(self, master, uuid, member):
+        """Poll the master until it lists ``uuid`` as a pool member (or, with
+        ``member`` False, no longer lists it); False after join_timeout."""
         opts = self.conf.xenapi
         url = self._url(master)
         deadline = time.monotonic() + opts.join_timeout
         while True:
             try:
                 self._call(url, master.name, 'host.get_by_uuid', uuid)
-                return
+                found = True
             except xsession.XenAPIFailure as failure:
                 if failure.code != 'UUID_INVALID':
                     raise
+                found = False
+            if found == member:
+                return True
             if time.monotonic() >= deadline:
-                raise exception.PoolOperationRefused(
-                    action='add', host=host.name, code=JOIN_NOT_CONFIRMED,
-                    details='pool.join returned success but master %s did '
-                            'not list host %s within %s seconds'
-                            % (master.name, uuid, opts.join_timeout))
+                return False
             time.sleep(opts.poll_interval)
 
     # -- remove ---------------------------------------------------------------
@@ -236,7 +251,13 @@ class ResourcePool:
                 raise exception.HostHasGuests(
                     host=host.name, aggregate_id=pool.aggregate_id,
                     count=guests)
-            self._call(master_url, master.name, 'pool.eject', host_ref)
+            try:
+                self._call(master_url, master.name, 'pool.eject', host_ref)
+            except exception.HypervisorTimeout:
+                # The eject may be done or still under way; the master
+                # knows.
+                if not self._await_membership(master, uuid, False):
+                    raise
         # The ejected host reboots with fresh local state.
         if host.hypervisor_url:
             self.sessions.drop(host.hypervisor_url)
