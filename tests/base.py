@@ -1,10 +1,13 @@
 """Base test case classes."""
 
 import json
+from xml.etree import ElementTree
 
 import testtools
 
 from tests import fixtures as na_fixtures
+
+XML_FAULT_NAMESPACE = 'http://docs.openstack.org/compute/api/v1.1'
 
 
 class TestCase(testtools.TestCase):
@@ -22,11 +25,14 @@ class APITestCase(testtools.TestCase):
     """The whole paste pipeline on a fresh database, fake driver."""
 
     compute_driver = 'fake'
+    #: ``{(group, name): value}`` set before the application loads.
+    config_overrides = {}
 
     def setUp(self):
         super().setUp()
         self.api = self.useFixture(na_fixtures.APIFixture(
-            compute_driver=self.compute_driver))
+            compute_driver=self.compute_driver,
+            overrides=self.config_overrides))
         self.conf_fixture = self.api.conf_fixture
         self.conf = self.conf_fixture.conf
         self.context = self.api.context
@@ -44,6 +50,7 @@ class APITestCase(testtools.TestCase):
 
     def assertFault(self, response, status, name, message_part=None):
         self.assertEqual(status, response.status_int, response.body)
+        self.assertEqual('application/json', response.content_type)
         body = json.loads(response.body)
         self.assertEqual([name], list(body), body)
         self.assertEqual(status, body[name]['code'])
@@ -51,6 +58,21 @@ class APITestCase(testtools.TestCase):
         if message_part is not None:
             self.assertIn(message_part, body[name]['message'])
         return body[name]['message']
+
+    def assertXMLFault(self, response, status, name, message_part=None):
+        """An XML fault: root named after the fault in the compute
+        namespace, attribute ``code``, child ``<message>``."""
+        self.assertEqual(status, response.status_int, response.body)
+        self.assertEqual('application/xml', response.content_type)
+        root = ElementTree.fromstring(response.body)
+        self.assertEqual('{%s}%s' % (XML_FAULT_NAMESPACE, name), root.tag)
+        self.assertEqual(str(status), root.get('code'))
+        message = root.findtext('{%s}message' % XML_FAULT_NAMESPACE)
+        self.assertIsNotNone(message, response.body)
+        self.assertNotIn('Traceback', message)
+        if message_part is not None:
+            self.assertIn(message_part, message)
+        return message
 
     def create_aggregate(self, name='agg1', zone=None, prefix='/v2.1'):
         body = {'aggregate': {'name': name}}

@@ -1,12 +1,16 @@
 """Fixtures shared by the test suites: configuration, a fresh SQLite
 database per test, and the paste-loaded API application."""
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 
 import fixtures
 from oslo_config import fixture as config_fixture
 from paste import deploy
+import sqlalchemy as sa
 import webob
 
 from nova_aggregates import conf as na_conf
@@ -29,6 +33,10 @@ class ConfFixture(fixtures.Fixture):
     def _setUp(self):
         self._config = self.useFixture(config_fixture.Config(na_conf.CONF))
         self.conf = na_conf.CONF
+        if self.conf._args is None:
+            # The cleanup of the previous test's fixture reset CONF, and an
+            # uninitialized CONF cannot find files (oslo.policy needs to).
+            self.conf([], project='nova-aggregates', default_config_files=[])
         self.addCleanup(policy.reset)
 
     def config(self, **kwargs):
@@ -36,8 +44,30 @@ class ConfFixture(fixtures.Fixture):
         self._config.config(**kwargs)
 
 
+_template = None
+
+
+def _migrated_template():
+    """One SQLite file per test process, migrated with the real alembic
+    migrations; each test gets a copy (migrating costs more than most
+    tests)."""
+    global _template
+    if _template is None:
+        directory = tempfile.mkdtemp(prefix='nova-aggregates-template-')
+        atexit.register(shutil.rmtree, directory, True)
+        path = os.path.join(directory, 'template.sqlite')
+        engine = sa.create_engine('sqlite:///' + path)
+        try:
+            migration.db_sync(engine)
+        finally:
+            engine.dispose()
+        _template = path
+    return _template
+
+
 class DatabaseFixture(fixtures.Fixture):
-    """A new SQLite file, migrated with the real alembic migrations."""
+    """A new SQLite file, migrated with the real alembic migrations (a copy
+    of one migrated per process), or ``connection`` migrated here."""
 
     def __init__(self, conf_fixture, connection=None):
         super().__init__()
@@ -45,14 +75,19 @@ class DatabaseFixture(fixtures.Fixture):
         self.connection = connection
 
     def _setUp(self):
+        migrated = False
         if self.connection is None:
             tmp = self.useFixture(fixtures.TempDir()).path
-            self.connection = 'sqlite:///' + os.path.join(tmp, 'test.sqlite')
+            path = os.path.join(tmp, 'test.sqlite')
+            shutil.copyfile(_migrated_template(), path)
+            self.connection = 'sqlite:///' + path
+            migrated = True
         self.conf_fixture.config(connection=self.connection, group='database')
         service.reset()
         db_api.configure(self.conf_fixture.conf)
         self.addCleanup(service.reset)
-        migration.db_sync()
+        if not migrated:
+            migration.db_sync()
         self.engine = db_api.get_engine()
 
     def count_statements(self):
@@ -85,10 +120,12 @@ class _StatementCounter:
 class APIFixture(fixtures.Fixture):
     """Configuration + database + the application from etc/api-paste.ini."""
 
-    def __init__(self, compute_driver='fake', **overrides):
+    def __init__(self, compute_driver='fake', overrides=None):
+        """``overrides``: ``{(group, name): value}`` set before the
+        application loads (``[api] auth_strategy`` picks the pipeline)."""
         super().__init__()
         self.compute_driver = compute_driver
-        self.overrides = overrides
+        self.overrides = dict(overrides or {})
 
     def _setUp(self):
         self.conf_fixture = self.useFixture(ConfFixture())

@@ -30,8 +30,9 @@ def _requested(headers):
         # "compute 2.5, image 2.1": pick our service's entry.
         for part in value.split(','):
             words = part.strip().split()
-            if len(words) == 2 and words[0].lower() == 'compute':
-                return words[1]
+            if words and words[0].lower() == 'compute':
+                # "compute" alone or with extra words is malformed.
+                return words[1] if len(words) == 2 else part.strip()
     return headers.get('X-OpenStack-Nova-API-Version')
 
 
@@ -71,7 +72,9 @@ class MicroversionMiddleware:
     """Parses the requested version and echoes it on every response."""
 
     def __init__(self, application):
-        self.application = application
+        # Errors become faults here, inside the echo: faults carry the
+        # version headers too.
+        self.application = faults.FaultWrapper(application)
 
     @webob.dec.wsgify
     def __call__(self, req):

@@ -33,6 +33,7 @@ import webob.dec
 
 from nova_aggregates.api import extensions
 from nova_aggregates.api import faults
+from nova_aggregates.api import microversion
 from nova_aggregates.api import versions
 from nova_aggregates.api import wsgi
 from nova_aggregates import service
@@ -106,9 +107,12 @@ class APIRouter:
                 return req.get_response(self.application)
             return faults.fault_response(404, 'Unknown URL %s.' %
                                          wsgi._printable(req.path_info),
-                                         self._wants_xml(req, None))
+                                         self.surface == LEGACY and
+                                         wsgi.wants_xml(req))
         fmt = match.pop('format', None)
         req.wants_xml = self._wants_xml(req, fmt)
+        # The filters outside (fault wrapper) answer in the same format.
+        req.environ[wsgi.ENVIRON_FORMAT] = 'xml' if req.wants_xml else 'json'
         try:
             return self._dispatch(req, match)
         except Exception as exc:  # noqa: B902 - faults for our resources
@@ -150,11 +154,18 @@ class APIRouter:
         project_id = match.pop('project_id', None)
         if project_id is not None and project_id != req.context.project_id:
             raise faults.APIError(400, 'Malformed request url')
-        req.api_version = req.environ.get(wsgi.ENVIRON_VERSION)
-        if (self.application is not None and controller is
-                self.extensions_controller and action == 'index' and
-                not req.wants_xml):
-            return self._merged_listing(req)
+        # Without the microversion filter (an ExtensionMiddleware pipeline
+        # may have none) a request gets the base version.
+        req.api_version = req.environ.get(wsgi.ENVIRON_VERSION,
+                                          microversion.MIN_VERSION)
+        if self.application is not None and \
+                controller is self.extensions_controller:
+            if action == 'index' and not req.wants_xml:
+                return self._merged_listing(req)
+            if action == 'show' and \
+                    match['alias'] not in self.ext_mgr.extensions:
+                # Not ours: perhaps the application's own extension.
+                return req.get_response(self.application)
         if req.method in ('POST', 'PUT'):
             try:
                 match['body'] = wsgi.parse_body(
@@ -189,4 +200,3 @@ class APIRouter:
 def app_factory(global_conf, **local_conf):
     """Paste app: ``surface = legacy`` (default) or ``v2.1``."""
     return APIRouter(local_conf.get('surface', LEGACY))
-

@@ -1,7 +1,10 @@
 """Paste composites: URL prefix map, and the pipeline chosen by
 ``[api] auth_strategy``."""
 
+import webob.dec
+
 from nova_aggregates.api import faults
+from nova_aggregates.api import middleware
 from nova_aggregates import conf as na_conf
 
 
@@ -22,8 +25,17 @@ class URLMap:
                         + prefix
                     environ['PATH_INFO'] = path[len(prefix):]
                 return app(environ, start_response)
-        return faults.fault_response(
-            404, 'Unknown URL.')(environ, start_response)
+        return _not_found(environ, start_response)
+
+
+@webob.dec.wsgify
+def _unknown_url(req):
+    return faults.fault_response(404, 'Unknown URL.')
+
+
+# No surface's pipeline answers here: the fault gets their request id
+# headers from a filter of its own.
+_not_found = middleware.ComputeRequestId(_unknown_url)
 
 
 def urlmap_factory(loader, global_conf, **local_conf):

@@ -6,6 +6,7 @@ import webob.dec
 
 from nova_aggregates.api import faults
 from nova_aggregates.api import microversion
+from nova_aggregates.api import middleware
 from nova_aggregates.api import wsgi
 
 _MEDIA_TYPES = [{'base': 'application/json',
@@ -64,4 +65,5 @@ def versions_app(req):
 
 
 def app_factory(global_conf, **local_conf):
-    return versions_app
+    # Outside the surfaces' pipelines: give it their request id headers.
+    return middleware.ComputeRequestId(versions_app)

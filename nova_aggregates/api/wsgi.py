@@ -41,13 +41,18 @@ def empty_response(status=200):
 
 
 def wants_xml(req):
-    """XML only where the 2012 surface is served and the client asks."""
+    """XML only where the 2012 surface is served and the client asks: a
+    ``.xml`` suffix, or an Accept header that names XML and not JSON."""
     fmt = req.environ.get(ENVIRON_FORMAT)
     if fmt is not None:
         return fmt == 'xml'
+    # Below the URL map the prefix has moved to SCRIPT_NAME.
+    if (req.script_name + req.path_info).startswith('/v2.1'):
+        return False
+    if req.path_info.endswith(('.xml', '.json')):
+        return req.path_info.endswith('.xml')
     accept = req.headers.get('Accept', '')
-    return 'xml' in accept and 'json' not in accept and \
-        not req.path_info.startswith('/v2.1')
+    return 'xml' in accept and 'json' not in accept
 
 
 # -- XML -------------------------------------------------------------------
@@ -111,6 +116,25 @@ def xml_element_document(root, namespace=None):
     return _xml_bytes(root)
 
 
+#: No request body of this API nests deeper; deeper ones are refused before
+#: validation (or an error message) walks them recursively.
+MAX_BODY_DEPTH = 32
+_TOO_DEEP = 'Malformed request body: nested too deeply.'
+
+
+def _check_depth(data):
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_BODY_DEPTH:
+            raise BodyError(400, _TOO_DEEP)
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return data
+
+
 class BodyError(Exception):
     def __init__(self, status, message):
         super().__init__(message)
@@ -135,7 +159,10 @@ def _parse_xml(text):
                              'accepted.')
     except (ElementTree.ParseError, ValueError) as exc:
         raise BodyError(400, 'Malformed request body: %s' % exc)
-    return {_local(root.tag): _xml_node(root)}
+    try:
+        return {_local(root.tag): _xml_node(root)}
+    except RecursionError:
+        raise BodyError(400, _TOO_DEEP)
 
 
 def _local(tag):
@@ -178,7 +205,7 @@ def parse_body(req, xml_allowed):
                                  'application/json.' % content_type)
         if not raw.strip():
             raise BodyError(400, 'The request body is empty.')
-        return _parse_xml(raw)
+        return _check_depth(_parse_xml(raw))
     if content_type not in JSON_TYPES:
         raise BodyError(415, 'Unsupported Content-Type %s; send '
                              'application/json.' % _printable(content_type))
@@ -189,9 +216,9 @@ def parse_body(req, xml_allowed):
     except UnicodeDecodeError:
         raise BodyError(400, 'Malformed request body: not UTF-8.')
     try:
-        return json.loads(text)
+        return _check_depth(json.loads(text))
     except RecursionError:
-        raise BodyError(400, 'Malformed request body: nested too deeply.')
+        raise BodyError(400, _TOO_DEEP)
     except ValueError as exc:
         raise BodyError(400, 'Malformed request body: %s' % exc)
 

@@ -52,9 +52,10 @@ def _check_printable(value):
 NAME = {'type': 'string', 'minLength': 1, 'maxLength': 255, 'format': 'name'}
 ZONE = {'type': ['string', 'null'], 'minLength': 1, 'maxLength': 255,
         'format': 'availability_zone'}
+# \Z, not $: Python's $ also matches before a trailing newline.
 HOST = {'type': 'string', 'minLength': 1, 'maxLength': 255,
-        'pattern': '^[a-zA-Z0-9-._]*$'}
-METADATA_KEY_PATTERN = '^[a-zA-Z0-9-_:. ]{1,255}$'
+        'pattern': r'^[a-zA-Z0-9-._]*\Z'}
+METADATA_KEY_PATTERN = r'^[a-zA-Z0-9-_:. ]{1,255}\Z'
 METADATA_VALUE = {'type': ['string', 'null'], 'maxLength': 255,
                   'format': 'printable'}
 
@@ -90,6 +91,10 @@ SET_METADATA = _wrapped('set_metadata', {
     'type': 'object',
     'properties': {'metadata': {
         'type': 'object',
+        # The zone follows the zone rules here too (null and "" are refused
+        # by the manager, with a message of their own).
+        'properties': {'availability_zone': {
+            'format': 'availability_zone'}},
         'patternProperties': {METADATA_KEY_PATTERN: METADATA_VALUE},
         'additionalProperties': False}},
     'required': ['metadata'],
