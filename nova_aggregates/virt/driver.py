@@ -9,7 +9,9 @@ package.
 """
 
 import dataclasses
+import functools
 import importlib.metadata
+import sys
 
 from nova_aggregates import exception
 
@@ -102,10 +104,19 @@ class ComputeDriver:
         """Release sessions and other resources."""
 
 
+@functools.lru_cache(maxsize=4)
+def _installed_drivers(search_path):
+    # Scanning every distribution's metadata is slow; the result only
+    # changes when the import path does (a plugin installed at run time
+    # lands on a new path entry).
+    return {entry_point.name: entry_point for entry_point in
+            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def load_driver(conf):
     """Instantiate the driver named by ``[DEFAULT] compute_driver``."""
     name = conf.compute_driver
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if entry_point.name == name:
-            return entry_point.load()(conf)
-    raise exception.DriverNotFound(name=name)
+    entry_point = _installed_drivers(tuple(sys.path)).get(name)
+    if entry_point is None:
+        raise exception.DriverNotFound(name=name)
+    return entry_point.load()(conf)
