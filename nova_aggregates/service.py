@@ -22,6 +22,19 @@ _lock = threading.Lock()
 _services = None
 
 
+def load_config(config_files):
+    """Parse our configuration unless this process already did (the API
+    command and the WSGI module do; a foreign paste pipeline may not)."""
+    conf = na_conf.CONF
+    if getattr(conf, '_namespace', None) is not None:
+        return conf
+    argv = []
+    for path in config_files:
+        argv.extend(['--config-file', path])
+    conf(argv, project='nova-aggregates', default_config_files=[])
+    return conf
+
+
 def get_services(conf=None):
     global _services
     with _lock:

@@ -166,10 +166,19 @@ def merge_extension_listing(response, ext_mgr):
 
 
 def extension_middleware_factory(global_conf, **local_conf):
-    """Paste filter: ``surface`` is ``legacy`` (default) or ``v2.1``."""
+    """Paste filter: ``surface`` is ``legacy`` (default) or ``v2.1``;
+    ``config_file`` (comma-separated) names our configuration when the
+    pipeline runs in another service's process (else the
+    ``NOVA_AGGREGATES_CONFIG_FILES`` environment variable)."""
+    import os
+
     from nova_aggregates.api import router
+    from nova_aggregates import service
 
     surface = local_conf.get('surface', router.LEGACY)
+    files = local_conf.get('config_file') or \
+        os.environ.get('NOVA_AGGREGATES_CONFIG_FILES', '')
+    service.load_config([f.strip() for f in files.split(',') if f.strip()])
 
     def _filter(app):
         return router.APIRouter(surface, application=app)

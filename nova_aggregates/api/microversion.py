@@ -59,7 +59,7 @@ def parse(headers):
     return version
 
 
-def _echo(response, version):
+def echo(response, version):
     text = to_string(version)
     response.headers['OpenStack-API-Version'] = 'compute ' + text
     response.headers['X-OpenStack-Nova-API-Version'] = text
@@ -81,10 +81,10 @@ class MicroversionMiddleware:
         try:
             version = parse(req.headers)
         except faults.APIError as exc:
-            return _echo(faults.fault_response(exc.status, exc.message),
-                         MIN_VERSION)
+            return echo(faults.fault_response(exc.status, exc.message),
+                        MIN_VERSION)
         req.environ[wsgi.ENVIRON_VERSION] = version
-        return _echo(req.get_response(self.application), version)
+        return echo(req.get_response(self.application), version)
 
 
 def microversion_filter_factory(global_conf, **local_conf):

@@ -9,6 +9,7 @@ import webob.dec
 from nova_aggregates.api import faults
 from nova_aggregates.api import wsgi
 from nova_aggregates import conf as na_conf
+from nova_aggregates import context
 
 LOG = logging.getLogger('nova_aggregates.api.requests')
 
@@ -34,6 +35,11 @@ class RequestLog:
     @webob.dec.wsgify
     def __call__(self, req):
         start = time.perf_counter()
+        # Log lines of this request must not carry the identity of the
+        # previous one on this thread; auth replaces this context.
+        context.RequestContext(
+            request_id=req.environ.get(request_id.ENV_REQUEST_ID),
+            overwrite=True)
         response = req.get_response(self.application)
         LOG.info('%s "%s %s" status: %s time: %.4f',
                  req.environ.get(request_id.ENV_REQUEST_ID, '-'), req.method,

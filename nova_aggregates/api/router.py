@@ -113,13 +113,23 @@ class APIRouter:
         req.wants_xml = self._wants_xml(req, fmt)
         # The filters outside (fault wrapper) answer in the same format.
         req.environ[wsgi.ENVIRON_FORMAT] = 'xml' if req.wants_xml else 'json'
+        # In another application's pipeline no microversion filter may have
+        # run: our v2.1 resources then negotiate the version themselves.
+        negotiate = self.surface == V21 and \
+            wsgi.ENVIRON_VERSION not in req.environ
+        version = microversion.MIN_VERSION
         try:
-            return self._dispatch(req, match)
+            if negotiate:
+                version = microversion.parse(req.headers)
+                req.environ[wsgi.ENVIRON_VERSION] = version
+            response = self._dispatch(req, match)
         except Exception as exc:  # noqa: B902 - faults for our resources
             response = faults.response_for_exception(exc, req.wants_xml)
             if response is None:
                 raise
-            return response
+        if negotiate:
+            microversion.echo(response, version)
+        return response
 
     def _wants_xml(self, req, fmt):
         if self.surface != LEGACY:
@@ -154,8 +164,6 @@ class APIRouter:
         project_id = match.pop('project_id', None)
         if project_id is not None and project_id != req.context.project_id:
             raise faults.APIError(400, 'Malformed request url')
-        # Without the microversion filter (an ExtensionMiddleware pipeline
-        # may have none) a request gets the base version.
         req.api_version = req.environ.get(wsgi.ENVIRON_VERSION,
                                           microversion.MIN_VERSION)
         if self.application is not None and \

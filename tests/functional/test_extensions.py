@@ -5,10 +5,13 @@ aliases refused at load."""
 import io
 import json
 import os
+import subprocess
+import sys
 from xml.etree import ElementTree
 
 import fixtures
 from paste import deploy
+import testtools
 import webob
 import webob.dec
 
@@ -320,6 +323,115 @@ class TestExtensionMiddlewareLegacy(ExtensionMiddlewareTests,
 class TestExtensionMiddlewareV21(ExtensionMiddlewareTests, base.APITestCase):
     SURFACE = 'v2.1'
     PROJECT = ''
+
+    def test_our_resources_negotiate_microversions(self):
+        # No microversion filter in this pipeline: the middleware does it
+        # for its own resources, and leaves the stub's alone.
+        created = self.call('POST', '/os-aggregates',
+                            {'aggregate': {'name': 'agg1'}},
+                            headers={'OpenStack-API-Version': 'compute 2.41'})
+        self.assertEqual(200, created.status_int, created.body)
+        self.assertIn('uuid', created.json['aggregate'])
+        self.assertEqual('compute 2.41',
+                         created.headers['OpenStack-API-Version'])
+        self.assertEqual('2.41',
+                         created.headers['X-OpenStack-Nova-API-Version'])
+        plain = self.call('GET', '/os-aggregates')
+        self.assertNotIn('uuid', plain.json['aggregates'][0])
+        self.assertEqual('compute 2.1', plain.headers['OpenStack-API-Version'])
+        too_new = self.call('GET', '/os-aggregates',
+                            headers={'OpenStack-API-Version': 'compute 2.99'})
+        self.assertFault(too_new, 406, 'notAcceptable', '2.99')
+        servers = self.call('GET', '/servers',
+                            headers={'OpenStack-API-Version': 'compute 2.99'})
+        self.assertEqual(202, servers.status_int)
+        self.assertNotIn('OpenStack-API-Version', servers.headers)
+
+
+_FOREIGN_STUB = """
+import webob.dec
+
+
+@webob.dec.wsgify
+def stub(req):
+    return webob.Response(status=202, body=b'stub')
+
+
+def factory(global_conf, **local_conf):
+    return stub
+"""
+
+_FOREIGN_PASTE = """
+[pipeline:main]
+pipeline = noauth2 extensions stub
+
+[filter:noauth2]
+paste.filter_factory = nova_aggregates.api.auth:noauth2_filter_factory
+
+[filter:extensions]
+paste.filter_factory = nova_aggregates.api.extensions:extension_middleware_factory
+surface = v2.1
+config_file = %s
+
+[app:stub]
+paste.app_factory = foreign_stub:factory
+"""
+
+_FOREIGN_PROCESS = """
+import json, sys
+import webob
+from paste import deploy
+app = deploy.loadapp('config:' + sys.argv[1])
+def call(method, path, body=None):
+    req = webob.Request.blank(path, method=method,
+                              headers={'X-Auth-Token': 'admin:admin'})
+    if body is not None:
+        req.body = json.dumps(body).encode()
+        req.content_type = 'application/json'
+    res = req.get_response(app)
+    return res.status_int, res.json if res.content_type.endswith('json') \\
+        else res.text
+print(json.dumps([call('POST', '/os-aggregates',
+                       {'aggregate': {'name': 'from-foreign'}}),
+                  call('GET', '/os-aggregates'),
+                  call('GET', '/servers')]))
+"""
+
+
+class TestExtensionMiddlewareInAnotherProcess(testtools.TestCase):
+    """A foreign service loads the filter: the filter reads our config."""
+
+    def test_config_file_option(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        db = os.path.join(tmp, 'aggregates.sqlite')
+        conf_file = os.path.join(tmp, 'nova-aggregates.conf')
+        with open(conf_file, 'w') as f:
+            f.write('[database]\nconnection = sqlite:///%s\n' % db)
+        sync = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable),
+                          'nova-aggregates-manage'),
+             '--config-file', conf_file, 'db', 'sync'],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(0, sync.returncode, sync.stderr)
+        paste_ini = os.path.join(tmp, 'foreign-paste.ini')
+        with open(paste_ini, 'w') as f:
+            f.write(_FOREIGN_PASTE % conf_file)
+        with open(os.path.join(tmp, 'foreign_stub.py'), 'w') as f:
+            f.write(_FOREIGN_STUB)
+        run = subprocess.run(
+            [sys.executable, '-c', _FOREIGN_PROCESS, paste_ini],
+            capture_output=True, text=True, timeout=60, cwd=tmp,
+            env=dict(os.environ, PYTHONPATH=tmp))
+        self.assertEqual(0, run.returncode, run.stderr)
+        (created, listed, servers) = json.loads(
+            run.stdout.strip().splitlines()[-1])
+        self.assertEqual([202, 'stub'], servers)
+        self.assertEqual(200, created[0], created)
+        self.assertEqual(['from-foreign'],
+                         [a['name'] for a in listed[1]['aggregates']])
+        # The aggregate went to the configured database, not ./var.
+        self.assertTrue(os.path.getsize(db) > 0)
+        self.assertFalse(os.path.exists(os.path.join(tmp, 'var')))
 
 
 # -- loading extensions ---------------------------------------------------
