@@ -140,9 +140,15 @@ class TestAPIServer(testtools.TestCase):
         self.assertTrue(request_id.startswith('req-'))
         status, _, body = self._call('GET', '/v2.1/os-aggregates')
         self.assertEqual(['web'], [a['name'] for a in body['aggregates']])
+        # An anonymous request on the same server thread logs no identity.
+        urllib.request.urlopen(self.base + '/v2.1', timeout=10).read()
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(0, self.proc.wait(30))
         output = self._output()
+        anonymous = [ln for ln in output.splitlines()
+                     if '"GET /v2.1" status: 200' in ln]
+        self.assertEqual(1, len(anonymous), output)
+        self.assertNotIn('admin admin', anonymous[0])
         line = [ln for ln in output.splitlines()
                 if request_id in ln and 'POST /v2.1/os-aggregates' in ln]
         self.assertEqual(1, len(line), output)
