@@ -1,0 +1,312 @@
+"""Targets, reference figures and the printed tables."""
+
+#: Issue 6 targets: medians in ms, default sizes, one client, fake driver.
+TARGETS_MS = {
+    'create': 1.5, 'add_host': 2.0, 'set_metadata': 1.5, 'list': 10.0,
+    'show': 1.5, 'update': 1.5, 'remove_host': 2.0, 'delete': 1.5,
+}
+#: Nova 34 behind waitress, SQLite, A=200 H=5 M=5 (medians, ms).
+NOVA_MS = {
+    'create': 7.7, 'add_host': 50.0, 'set_metadata': 7.4, 'list': 72.0,
+    'show': 4.7, 'update': 9.0, 'remove_host': 37.0, 'delete': 6.2,
+}
+#: Nova 34 as aggregates accumulate (one host each).
+NOVA_SCALING_MS = {
+    'list': {100: 21.0, 400: 73.0, 1600: 410.0},
+    'add_host': {100: 37.0, 1600: 206.0},
+}
+LIST_AT_1600_TARGET_MS = 60.0
+ADD_HOST_GROWTH_TARGET = 1.2
+
+
+def _fmt(value, digits=2):
+    if value is None:
+        return '-'
+    if isinstance(value, float):
+        return '%.*f' % (digits, value)
+    return str(value)
+
+
+def table(headers, rows, align=None):
+    rows = [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows
+              else len(str(h)) for i, h in enumerate(headers)]
+    align = align or ['<'] + ['>'] * (len(headers) - 1)
+    lines = ['  '.join('%-*s' % (w, h) if a == '<' else '%*s' % (w, h)
+                       for h, w, a in zip(headers, widths, align))]
+    lines.append('  '.join('-' * w for w in widths))
+    for row in rows:
+        lines.append('  '.join('%-*s' % (w, c) if a == '<' else '%*s' % (w, c)
+                               for c, w, a in zip(row, widths, align)))
+    return '\n'.join(line.rstrip() for line in lines)
+
+
+def sql_cell(sql, op):
+    """'n' when every request of ``op`` ran n statements, else 'lo-hi';
+    small and large sizes joined with ' / '."""
+    if not sql:
+        return None
+    cells = []
+    for label in sql:
+        spread = sql[label].get(op)
+        if spread is None:
+            cells.append('-')
+        elif spread['min'] == spread['max']:
+            cells.append('%d' % spread['min'])
+        else:
+            cells.append('%d-%d' % (spread['min'], spread['max']))
+    return ' / '.join(cells)
+
+
+def verdict(value, target):
+    if target is None or value is None:
+        return ''
+    return 'ok' if value <= target else 'MISS (%.1fx)' % (value / target)
+
+
+def main_table(summary, floor_ms, sql):
+    headers = ['operation', 'count', 'ops/s', 'median ms', 'p99 ms',
+               'x hello', 'srv CPU ms', 'in-proc ms', 'SQL/req',
+               'target ms', 'Nova 34 ms', 'verdict']
+    rows = []
+    inproc = sql[list(sql)[-1]] if sql else {}
+    for op, s in summary.items():
+        target = TARGETS_MS.get(op)
+        rows.append([op, s['count'], '%.0f' % s['ops_per_s'],
+                     s['median_ms'], s['p99_ms'],
+                     '%.1f' % (s['median_ms'] / floor_ms) if floor_ms
+                     else None,
+                     s.get('server_cpu_ms'),
+                     inproc.get(op, {}).get('median_ms'),
+                     sql_cell(sql, op), target, NOVA_MS.get(op),
+                     verdict(s['median_ms'], target)])
+    return table(headers, rows)
+
+
+def scaling_table(scaling, floor_ms, sql=None):
+    headers = ['aggregates', 'operation', 'count', 'median ms', 'p99 ms',
+               'x hello', 'in-proc ms', 'SQL/req', 'Nova 34 ms', 'target']
+    sql = sql or {}
+    rows = []
+    base_add = scaling.get(min(scaling), {}).get('add_host') \
+        if scaling else None
+    for size in sorted(scaling):
+        for op, s in scaling[size].items():
+            target = ''
+            if op == 'list' and size >= 1600:
+                target = '<= %.0f ms: %s' % (
+                    LIST_AT_1600_TARGET_MS,
+                    verdict(s['median_ms'], LIST_AT_1600_TARGET_MS))
+            if op == 'add_host' and base_add and size > min(scaling):
+                ratio = s['median_ms'] / base_add['median_ms']
+                target = '%.2fx of A=%d (<= %.1fx: %s)' % (
+                    ratio, min(scaling), ADD_HOST_GROWTH_TARGET,
+                    'ok' if ratio <= ADD_HOST_GROWTH_TARGET else 'MISS')
+            inproc = (sql.get(size) or sql.get(str(size)) or {}).get(op)
+            statements = None
+            if inproc:
+                statements = '%d' % inproc['min'] \
+                    if inproc['min'] == inproc['max'] else '%d-%d' % (
+                        inproc['min'], inproc['max'])
+            rows.append([size, op, s['count'], s['median_ms'], s['p99_ms'],
+                         '%.1f' % (s['median_ms'] / floor_ms) if floor_ms
+                         else None,
+                         inproc['median_ms'] if inproc else None,
+                         statements,
+                         NOVA_SCALING_MS.get(op, {}).get(size), target])
+    return table(headers, rows)
+
+
+POOL_ORDER = ('pool create', 'pool set_metadata',
+              'add_host (form pool, cold)', 'add_host (form pool, warm)',
+              'add_host (join, cold)', 'add_host (join, warm)', 'pool show',
+              'pool list', 'remove_host (eject)',
+              'remove_host (dissolve pool)', 'pool delete')
+
+
+def _pool_key(op):
+    return (POOL_ORDER.index(op) if op in POOL_ORDER else len(POOL_ORDER),
+            op)
+
+
+def pool_table(summary, calls, floor_ms, sql):
+    headers = ['pool operation', 'count', 'median ms', 'p99 ms', 'x hello',
+               'XenAPI calls/op', 'logins/op', 'SQL/req']
+    rows = []
+    for op in sorted(summary, key=_pool_key):
+        s = summary[op]
+        c = calls.get(op) or {}
+        rows.append([
+            op, s['count'], s['median_ms'], s['p99_ms'],
+            '%.1f' % (s['median_ms'] / floor_ms) if floor_ms else None,
+            _range(c, 'calls'), _range(c, 'logins'), sql_cell(sql, op)])
+    return table(headers, rows)
+
+
+def _range(c, name):
+    if not c:
+        return None
+    low, high, mean = c[name + '_min'], c[name + '_max'], c[name + '_mean']
+    if low == high:
+        return '%d' % low
+    return '%d-%d (mean %.1f)' % (low, high, mean)
+
+
+def pattern_lines(calls):
+    lines = []
+    for op in sorted(calls, key=_pool_key):
+        c = calls[op]
+        if not c:
+            continue
+        for p in c['patterns']:
+            lines.append('  %-28s x%-3d %2d calls, %d login(s): %s' % (
+                op, p['count'], p['calls'], p['logins'],
+                ', '.join(p['methods']) or '(none)'))
+    return '\n'.join(lines)
+
+
+def concurrency_table(conc):
+    headers = ['operation', 'workers', 'clients', 'ops/s', 'median ms',
+               'p99 ms', 'speed-up', 'server cores', 'ops/core-s',
+               'client cores', 'requests per worker',
+               'ops/s of each window']
+    rows = []
+    for op, by_workers in conc.items():
+        base = by_workers.get(1, {}).get('throughput_ops_s')
+        for workers in sorted(by_workers):
+            s = by_workers[workers]
+            rows.append([op, workers, s['clients'],
+                         '%.0f' % s['throughput_ops_s'], s['median_ms'],
+                         s['p99_ms'],
+                         '%.2fx' % (s['throughput_ops_s'] / base) if base
+                         else None,
+                         '%.2f' % s['worker_cores'] if 'worker_cores' in s
+                         else None,
+                         '%.0f' % (s['throughput_ops_s'] / s['worker_cores'])
+                         if s.get('worker_cores') else None,
+                         '%.2f' % s['client_cores'] if 'client_cores' in s
+                         else None,
+                         '/'.join(map(str, s.get('requests_per_worker')
+                                      or ())) or None,
+                         ' '.join('%.0f' % v for v in
+                                  s.get('windows_ops_s') or ()) or None])
+    return table(headers, rows)
+
+
+def profile_lines(profiles, summary, limit=12):
+    """The profiled operations, slowest against their target first."""
+    def badness(op):
+        target = TARGETS_MS.get(op)
+        median = summary.get(op, {}).get('median_ms') or \
+            profiles[op]['profiled_ms_per_request']
+        return (median / target) if target else 0.0
+    lines = []
+    for op in sorted(profiles, key=badness, reverse=True):
+        p = profiles[op]
+        lines.append('%s: %d requests, %.2f ms/request under cProfile '
+                     '(%s)' % (op, p['requests'],
+                               p['profiled_ms_per_request'], p['file']))
+        lines.append('  own time by package:')
+        for row in p['by_package'][:8]:
+            lines.append('    %7.3f ms  %s' % (
+                row['ms_per_request'], row['package']))
+        lines.append('  own time (tottime):')
+        for row in p['top_tottime'][:limit]:
+            lines.append('    %7.3f ms %8.1f calls  %s' % (
+                row['ms_per_request'], row['calls_per_request'],
+                row['function']))
+        lines.append('  cumulative, service code:')
+        for row in p['top_cumulative'][:limit]:
+            lines.append('    %7.3f ms %8.1f calls  %s' % (
+                row['ms_per_request'], row['calls_per_request'],
+                row['function']))
+    return '\n'.join(lines)
+
+
+def _max_statements(by_op, op):
+    spread = (by_op or {}).get(op)
+    return spread['max'] if spread else None
+
+
+def target_checks(results):
+    """[(target, measured, verdict)] of issue 6's targets."""
+    checks = []
+    ops = (results.get('workload') or {}).get('operations') or {}
+    for op, target in TARGETS_MS.items():
+        if op in ops:
+            median = ops[op]['median_ms']
+            checks.append(('%s median <= %.1f ms' % (op, target),
+                           '%.2f ms' % median, verdict(median, target)))
+    scaling = results.get('scaling') or {}
+    sizes = sorted(int(size) for size in scaling)
+    if sizes:
+        big, small = scaling[sizes[-1]], scaling[sizes[0]]
+        if 'list' in big and sizes[-1] >= 1600:
+            value = big['list']['median_ms']
+            checks.append(('list at %d aggregates <= %.0f ms' % (
+                sizes[-1], LIST_AT_1600_TARGET_MS), '%.2f ms' % value,
+                verdict(value, LIST_AT_1600_TARGET_MS)))
+        if 'add_host' in big and 'add_host' in small:
+            ratio = big['add_host']['median_ms'] / \
+                small['add_host']['median_ms']
+            checks.append((
+                'add_host at %d <= %.1fx add_host at %d' % (
+                    sizes[-1], ADD_HOST_GROWTH_TARGET, sizes[0]),
+                '%.2fx (%.2f / %.2f ms)' % (
+                    ratio, big['add_host']['median_ms'],
+                    small['add_host']['median_ms']),
+                'ok' if ratio <= ADD_HOST_GROWTH_TARGET else 'MISS'))
+    sql = results.get('sql') or {}
+    if len(sql) >= 2:
+        labels = list(sql)
+        grows = [op for op in sql[labels[-1]]
+                 if (_max_statements(sql[labels[-1]], op) or 0) >
+                 (_max_statements(sql[labels[0]], op) or 0)]
+        checks.append(('SQL statements per request constant in A, H, M',
+                       '%s vs %s' % (labels[0], labels[-1]),
+                       'ok' if not grows else 'MISS: %s' % ', '.join(grows)))
+    sql_scaling = results.get('sql_scaling') or {}
+    if len(sql_scaling) >= 2:
+        keys = sorted(sql_scaling, key=int)
+        first, last = sql_scaling[keys[0]], sql_scaling[keys[-1]]
+        grows = [op for op in last if (_max_statements(last, op) or 0) >
+                 (_max_statements(first, op) or 0)]
+        checks.append(('SQL statements per request constant as aggregates '
+                       'accumulate', '%s vs %s aggregates' % (keys[0],
+                                                              keys[-1]),
+                       'ok' if not grows else 'MISS: %s' % ', '.join(grows)))
+    calls = ((results.get('xenapi') or {}).get('xenapi') or {}).get(
+        'add_host (join, warm)')
+    if calls:
+        ok = calls['logins_max'] == 0 and calls['calls_max'] <= 2
+        checks.append(('warm add_host (join): no login, fewest XenAPI calls',
+                       '%d-%d calls, %d-%d logins' % (
+                           calls['calls_min'], calls['calls_max'],
+                           calls['logins_min'], calls['logins_max']),
+                       'ok (pool.join + 1 confirmation read)' if ok
+                       else 'MISS'))
+    conc = results.get('concurrency') or {}
+    for op in ('show', 'list'):
+        by_workers = conc.get(op) or {}
+        if 1 in by_workers and 2 in by_workers:
+            ratio = by_workers[2]['throughput_ops_s'] / \
+                by_workers[1]['throughput_ops_s']
+            cores = ''
+            if 'worker_cores' in by_workers[2] and \
+                    'worker_cores' in by_workers[1]:
+                cores = ' on %.2f vs %.2f cores' % (
+                    by_workers[2]['worker_cores'],
+                    by_workers[1]['worker_cores'])
+            checks.append(('%s throughput, 2 workers vs 1 (%d clients)' % (
+                op, by_workers[2]['clients']),
+                           '%.0f vs %.0f ops/s%s' % (
+                               by_workers[2]['throughput_ops_s'],
+                               by_workers[1]['throughput_ops_s'], cores),
+                           '%.2fx' % ratio))
+    return checks
+
+
+def targets_table(results):
+    rows = [list(row) for row in target_checks(results)]
+    return table(['target (issue 6)', 'measured', 'verdict'], rows,
+                 align=['<', '>', '<'])

@@ -1,0 +1,621 @@
+"""``python -m benchmarks.run`` (``make bench``): the os-aggregates benchmark.
+
+Servers are started on free loopback ports (SQLite databases migrated and
+hosts registered beforehand, in parallel child processes):
+
+1. the floor: a bare "hello" WSGI app under the API's gunicorn setup;
+2. the workload (fake driver, one client over HTTP keep-alive): create A,
+   add H hosts each, set M keys each, list R times, show each -- then,
+   with the A aggregates in place, throughput of show and list with 8
+   concurrent clients against ``[api] workers`` = 1 and 2 (servers side by
+   side on the same database, windows alternating) -- then update each,
+   remove the hosts, delete; every answer verified;
+3. the scaling run on the same, emptied, server: aggregates accumulate
+   (one host each) and add_host, show and list are timed at 100, 400 and
+   1600 aggregates;
+4. pool aggregates with the xenapi driver on the embedded XenServer
+   simulator: latency, XenAPI calls and logins per operation;
+5. in-process (paste app, no sockets): SQL statements per request at a
+   small and the given size and as aggregates accumulate; with
+   ``--profile``, cProfile of each operation.
+
+Prints the tables and writes all figures as JSON (``--output``).  Exit
+status 1 if any answer was wrong or a server misbehaved.  Speed itself is
+never a failure: compare the verdict column with doc/performance.md.
+"""
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+
+from benchmarks import concurrency
+from benchmarks import report
+from benchmarks import server as srv
+from benchmarks import stats
+from benchmarks.transport import BenchmarkError
+from benchmarks.transport import HTTPTransport
+from benchmarks import workload as wl
+
+DEFAULT_OUTPUT = os.path.join(srv.REPO, 'var', 'bench', 'latest.json')
+
+QUICK = {
+    'aggregates': 10, 'hosts': 2, 'keys': 2, 'lists': 3,
+    'scaling_sizes': [10, 20, 40], 'scaling_sample': 5, 'scaling_lists': 3,
+    'hello_requests': 200, 'concurrency_duration': 0.5, 'clients': 4,
+    'concurrency_repeats': 1,
+    'pools': 2, 'pool_hosts': 2, 'pool_rounds': 3,
+}
+
+
+PARTS = ('hello', 'workload', 'concurrency', 'xenapi', 'sql', 'profile')
+
+
+def _sizes(text):
+    return [int(v) for v in text.split(',') if v.strip()]
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog='python -m benchmarks.run',
+        description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('-A', '--aggregates', type=int, default=200)
+    p.add_argument('-H', '--hosts', type=int, default=5,
+                   help='hosts per aggregate')
+    p.add_argument('-M', '--keys', type=int, default=5,
+                   help='metadata keys per aggregate (one set_metadata)')
+    p.add_argument('-R', '--lists', type=int, default=20,
+                   help='number of list requests')
+    p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--scaling-sizes', type=_sizes, default=[100, 400, 1600],
+                   help='comma-separated aggregate counts')
+    p.add_argument('--scaling-sample', type=int, default=50,
+                   help='add_host/show timed at each size')
+    p.add_argument('--scaling-lists', type=int, default=10,
+                   help='lists timed at each size')
+    p.add_argument('--no-scaling', action='store_true')
+    p.add_argument('--hello-requests', type=int, default=2000)
+    p.add_argument('--clients', type=int, default=8,
+                   help='concurrent clients of the throughput run')
+    p.add_argument('--concurrency-duration', type=float, default=3.0,
+                   help='seconds per measurement window')
+    p.add_argument('--concurrency-repeats', type=int, default=3,
+                   help='windows per operation and worker count, '
+                        'alternating between the servers')
+    p.add_argument('--workers', type=_sizes, default=[1, 2],
+                   help='[api] workers values of the throughput run')
+    p.add_argument('--threads', type=int, default=None,
+                   help='[api] threads of every API server (default: the '
+                        'server\'s own default)')
+    p.add_argument('--no-concurrency', action='store_true')
+    p.add_argument('--pools', type=int, default=4,
+                   help='pool aggregates per round (xenapi run)')
+    p.add_argument('--pool-hosts', type=int, default=None,
+                   help='hosts per pool (default: --hosts)')
+    p.add_argument('--pool-rounds', type=int, default=3,
+                   help='3 covers cold and warm form and join')
+    p.add_argument('--no-xenapi', action='store_true')
+    p.add_argument('--no-sql', action='store_true',
+                   help='skip the in-process SQL statement count')
+    p.add_argument('--profile', action='store_true',
+                   help='also cProfile each operation in-process')
+    p.add_argument('--profile-top', type=int, default=12)
+    p.add_argument('--only', type=lambda v: set(v.split(',')),
+                   default=None,
+                   help='run only these parts, comma-separated: %s'
+                        % ','.join(PARTS))
+    p.add_argument('--quick', action='store_true',
+                   help='tiny sizes: a smoke test of every part (< 20 s)')
+    p.add_argument('--output', default=DEFAULT_OUTPUT,
+                   help='JSON results file')
+    p.add_argument('--keep', action='store_true',
+                   help='keep the temporary directory (configs, logs, '
+                        'databases)')
+    args = p.parse_args(argv)
+    if args.quick:
+        for name, value in QUICK.items():
+            setattr(args, name, value)
+    if args.pool_hosts is None:
+        args.pool_hosts = args.hosts
+    if args.only is None:
+        args.only = {'hello', 'workload', 'concurrency', 'xenapi', 'sql'}
+        for name, skip in (('concurrency', args.no_concurrency),
+                           ('xenapi', args.no_xenapi), ('sql', args.no_sql)):
+            if skip:
+                args.only.discard(name)
+        if args.profile:
+            args.only.add('profile')
+    if 'concurrency' in args.only:
+        # It runs on the workload's populated database.
+        args.only.add('workload')
+    unknown = args.only - set(PARTS)
+    if unknown:
+        p.error('unknown parts: %s' % ', '.join(sorted(unknown)))
+    return args
+
+
+def say(text):
+    print(text, flush=True)
+
+
+# -- machine --------------------------------------------------------------
+
+def _loadavg():
+    try:
+        with open('/proc/loadavg') as fh:
+            return ' '.join(fh.read().split()[:3])
+    except OSError:
+        return None
+
+
+def machine():
+    import sqlite3
+
+    import gunicorn
+    import sqlalchemy
+    info = {
+        'date': datetime.datetime.now().isoformat(timespec='seconds'),
+        'platform': platform.platform(),
+        'python': platform.python_version(),
+        'cpus': os.cpu_count(),
+        'sqlite': sqlite3.sqlite_version,
+        'sqlalchemy': sqlalchemy.__version__,
+        'gunicorn': gunicorn.__version__,
+        'loadavg_start': _loadavg(),
+    }
+    try:
+        with open('/proc/cpuinfo') as fh:
+            models = re.findall(r'^model name\s*:\s*(.*)$', fh.read(), re.M)
+        info['cpu'] = models[0] if models else platform.processor()
+        with open('/proc/meminfo') as fh:
+            info['memory'] = fh.readline().split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return info
+
+
+# -- the parts ------------------------------------------------------------
+
+_REQUEST_LOG = re.compile(
+    rb'^\S+ \S+ (\d+) \w+ nova_aggregates\.api\.requests ', re.M)
+
+
+def _requests_per_pid(log, offset):
+    """Requests each worker process logged after ``offset`` (its request
+    log line names the pid), most first."""
+    with open(log, 'rb') as fh:
+        fh.seek(offset)
+        text = fh.read()
+    counts = {}
+    for pid in _REQUEST_LOG.findall(text):
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
+
+
+class Bench:
+
+    def __init__(self, args, tmpdir):
+        self.args = args
+        self.tmp = tmpdir
+        self.results = {}
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def config(self, name, port, **kwargs):
+        return srv.write_config(self.path(name + '.conf'),
+                                self.path(name + '.sqlite'), port,
+                                threads=self.args.threads, **kwargs)
+
+    @staticmethod
+    def recorder_callback(recorder, cpu=None):
+        """record(op, resp): latency, and the server's CPU time since the
+        previous answer when ``cpu`` (a CPUMeter) is given."""
+        def record(op, resp, **extra):
+            if cpu is not None and cpu.available:
+                extra['server_cpu_s'] = cpu.take()
+            recorder.add(op, resp.elapsed, **extra)
+        return record
+
+    def hello(self):
+        port = srv.free_port()
+        conf = self.config('hello', port)
+        with srv.hello_server(conf, port, self.path('hello.log')).start() \
+                as server:
+            transport = HTTPTransport(port)
+            for _ in range(50):
+                transport.request('GET', '/').expect(200)
+            cpu = srv.CPUMeter(server)
+            latencies = []
+            for _ in range(self.args.hello_requests):
+                resp = transport.request('GET', '/').expect(200)
+                if resp.body != b'{"hello": "world"}':
+                    raise BenchmarkError('hello: wrong answer %r'
+                                         % resp.body)
+                latencies.append(resp.elapsed)
+            spent = cpu.take()
+            transport.close()
+        summary = stats.summarize(latencies)
+        if spent is not None:
+            summary['server_cpu_ms'] = 1000.0 * spent / len(latencies)
+        self.results['hello'] = summary
+        say('  hello floor: median %.3f ms, p99 %.3f ms, %.0f req/s' % (
+            summary['median_ms'], summary['p99_ms'], summary['ops_per_s']))
+        return summary
+
+    def prepare(self):
+        """Migrate the databases and register hosts, in parallel child
+        processes, before anything is timed."""
+        a = self.args
+        jobs = []
+        if 'workload' in a.only:
+            scaling = self.scaling_sizes()
+            self.fake_port = srv.free_port()
+            conf = self.config('fake', self.fake_port)
+            jobs.append((conf, wl.hosts_to_register(
+                a.aggregates, a.hosts, max(scaling) if scaling else 0),
+                self.path('fake.log')))
+        if 'xenapi' in a.only and self.xenapi_available():
+            self.xenapi_port = srv.free_port()
+            conf = self.config('xenapi', self.xenapi_port, driver='xenapi',
+                               xenapi_hosts=a.pools * a.pool_hosts)
+            jobs.append((conf, [], self.path('xenapi.log')))
+        srv.prepare_databases(jobs)
+
+    def scaling_sizes(self):
+        return [] if self.args.no_scaling else sorted(self.args.scaling_sizes)
+
+    def xenapi_available(self):
+        if not hasattr(self, '_xenapi_error'):
+            self._xenapi_error = None
+            try:
+                import nova_aggregates.virt.xenapi.driver  # noqa: F401
+                import nova_aggregates.virt.xenapi.simulator  # noqa: F401
+            except ImportError as exc:
+                self._xenapi_error = str(exc)
+        return self._xenapi_error is None
+
+    def fake(self):
+        """The single-client workload; between its read and its teardown
+        phases (A full aggregates in the database) the concurrent-client
+        run; then the scaling run on the emptied database."""
+        a = self.args
+        scaling = self.scaling_sizes()
+        port = self.fake_port
+        log = self.path('fake.log')
+        with srv.api_server(self.path('fake.conf'), port, log).start() \
+                as server:
+            transport = HTTPTransport(port)
+            # Warm-up: every code path once (lazy imports, policy, pool).
+            wl.Workload(transport, 3, 1, 1, 2, seed=a.seed,
+                        prefix='warmup').run()
+            recorder = stats.Recorder()
+            cpu = srv.CPUMeter(server)
+            record = self.recorder_callback(recorder, cpu)
+            work = wl.Workload(transport, a.aggregates, a.hosts, a.keys,
+                               a.lists, seed=a.seed)
+            started = time.monotonic()
+            work.populate(record)
+            work.read(record)
+            elapsed = time.monotonic() - started
+            if 'concurrency' in a.only:
+                self.concurrency(server, log, work)
+            cpu.reset()
+            started = time.monotonic()
+            work.teardown(record)
+            elapsed += time.monotonic() - started
+            summary = recorder.summary()
+            self.results['workload'] = {
+                'sizes': {'aggregates': a.aggregates, 'hosts': a.hosts,
+                          'keys': a.keys, 'lists': a.lists},
+                'wall_s': elapsed,
+                'operations': {op: summary[op] for op in wl.OPERATIONS
+                               if op in summary},
+            }
+            say('  workload: %d requests in %.1f s' % (
+                sum(len(v) for v in recorder.latencies.values()), elapsed))
+            if scaling:
+                recorders = {}
+
+                def record_for(size):
+                    recorders[size] = stats.Recorder()
+                    return self.recorder_callback(recorders[size])
+                started = time.monotonic()
+                wl.run_scaling(transport, scaling, a.scaling_lists,
+                               record_for, sample=a.scaling_sample,
+                               seed=a.seed)
+                self.results['scaling'] = {
+                    size: r.summary() for size, r in recorders.items()}
+                say('  scaling run (%s aggregates) in %.1f s' % (
+                    ', '.join(map(str, scaling)),
+                    time.monotonic() - started))
+            transport.close()
+
+    def concurrency(self, main_server, main_log, work):
+        """show and list by N concurrent clients against the workload's A
+        aggregates: ``[api] workers = 1`` is the main server, other counts
+        are servers started on the same SQLite file.  All of them run
+        side by side (an idle one costs nothing) and the measurement
+        windows alternate between them, ``--concurrency-repeats`` times, so
+        a burst of other work on the machine hits every configuration
+        alike; the median window counts."""
+        a = self.args
+        ids = [exp.id for exp in work.expected]
+        windows = {op: {w: [] for w in a.workers} for op in ('show', 'list')}
+        with contextlib.ExitStack() as stack:
+            servers = {}
+            for workers in a.workers:
+                if workers == 1:
+                    servers[1] = (main_server, main_log)
+                    continue
+                port = srv.free_port()
+                conf = srv.write_config(
+                    self.path('fake-w%d.conf' % workers),
+                    self.path('fake.sqlite'), port, workers=workers,
+                    threads=a.threads)
+                log = self.path('fake-w%d.log' % workers)
+                servers[workers] = (stack.enter_context(
+                    srv.api_server(conf, port, log).start()), log)
+            for _ in range(a.concurrency_repeats):
+                for op, count in (('show', a.hosts), ('list', a.aggregates)):
+                    for workers, (server, log) in servers.items():
+                        offset = os.path.getsize(log)
+                        cpu = srv.CPUMeter(server)
+                        window = concurrency.measure(
+                            server.port, op, ids, count, clients=a.clients,
+                            duration=a.concurrency_duration, seed=a.seed)
+                        spent = cpu.take()
+                        if spent is not None:
+                            # Cores the workers got: what the machine,
+                            # shared with other work, let them use.
+                            window['worker_cores'] = spent / window['wall_s']
+                        window['requests_per_worker'] = _requests_per_pid(
+                            log, offset)
+                        windows[op][workers].append(window)
+        results = {}
+        for op, by_workers in windows.items():
+            results[op] = {}
+            for workers, items in by_workers.items():
+                items.sort(key=lambda w: w['throughput_ops_s'])
+                chosen = dict(items[len(items) // 2])
+                chosen['windows_ops_s'] = [w['throughput_ops_s']
+                                           for w in items]
+                results[op][workers] = chosen
+                say('  %s, %d worker(s), %d clients: %s ops/s (median '
+                    '%.0f), requests per worker %s' % (
+                        op, workers, a.clients,
+                        ' '.join('%.0f' % v
+                                 for v in chosen['windows_ops_s']),
+                        chosen['throughput_ops_s'],
+                        '/'.join(map(str, chosen['requests_per_worker']))))
+        self.results['concurrency'] = results
+
+    def xenapi(self):
+        a = self.args
+        if not self.xenapi_available():
+            self.results['xenapi'] = {
+                'skipped': 'cannot import the xenapi driver/simulator: %s'
+                           % self._xenapi_error}
+            say('  SKIPPED: the xenapi driver or simulator cannot be '
+                'imported (%s)' % self._xenapi_error)
+            return
+        n_hosts = a.pools * a.pool_hosts
+        port = self.xenapi_port
+        log = self.path('xenapi.log')
+        server = srv.api_server(self.path('xenapi.conf'), port, log)
+        from benchmarks import pools
+        with server.start():
+            printed = re.search(r'^simulator control at (http://\S+)',
+                                server.log_text(), re.M)
+            admin = pools.SimulatorAdmin(
+                printed.group(1) if printed else
+                srv.find_control_url(server, {port}))
+            names = sorted(admin.hosts(), key=lambda name: int(
+                re.sub(r'\D', '', name) or 0))
+            if len(names) != n_hosts:
+                raise BenchmarkError('expected %d simulated hosts, the '
+                                     'simulator has %d' % (n_hosts,
+                                                           len(names)))
+            transport = HTTPTransport(port)
+            for _ in range(5):
+                transport.request('GET', wl.BASE).expect(200)
+            recorder = stats.Recorder()
+            started = time.monotonic()
+            pools.PoolWorkload(transport, admin, names, pools=a.pools,
+                               per_pool=a.pool_hosts, rounds=a.pool_rounds,
+                               seed=a.seed).run(
+                self.recorder_callback(recorder))
+            transport.close()
+        self.results['xenapi'] = {
+            'sizes': {'pools': a.pools, 'hosts_per_pool': a.pool_hosts,
+                      'rounds': a.pool_rounds},
+            'wall_s': time.monotonic() - started,
+            'operations': recorder.summary(),
+            'xenapi': {op: pools.summarize_calls(recorder.extra[op])
+                       for op in recorder.order},
+        }
+        say('  %d pool requests in %.1f s' % (
+            sum(len(v) for v in recorder.latencies.values()),
+            time.monotonic() - started))
+
+    def sql(self):
+        from benchmarks import inprocess
+        a = self.args
+        small = (3, 1, 1)
+        sizes = [small] + ([(a.aggregates, a.hosts, a.keys)]
+                           if (a.aggregates, a.hosts, a.keys) != small
+                           else [])
+        self.results['sql'] = inprocess.sql_per_request(self.tmp, sizes,
+                                                        seed=a.seed)
+        scaling = self.scaling_sizes()
+        if scaling:
+            self.results['sql_scaling'] = inprocess.sql_per_request_scaling(
+                self.tmp, scaling, 2, a.scaling_sample, seed=a.seed)
+        if 'xenapi' in a.only and 'skipped' not in self.results.get(
+                'xenapi', {}):
+            shapes = [(1, 2)] if a.quick else [(1, 2), (2, a.pool_hosts)]
+            self.results['sql_pools'] = inprocess.sql_per_pool_request(
+                self.tmp, shapes, seed=a.seed)
+
+    def profile(self):
+        from benchmarks import inprocess
+        a = self.args
+        out_dir = os.path.join(os.path.dirname(os.path.abspath(a.output)),
+                               'profiles')
+        self.results['profile'] = inprocess.profile_workload(
+            self.tmp, a.aggregates, a.hosts, a.keys, a.lists, out_dir,
+            top=a.profile_top, seed=a.seed)
+
+
+# -- output ----------------------------------------------------------------
+
+def print_report(results):
+    m = results['machine']
+    say('')
+    say('=' * 78)
+    say('nova-aggregates benchmark, %s' % m['date'])
+    say('machine: %s, %s CPUs, %s; %s; Python %s, SQLite %s, SQLAlchemy %s,'
+        ' gunicorn %s' % (m.get('cpu'), m['cpus'], m.get('memory'),
+                          m['platform'], m['python'], m['sqlite'],
+                          m['sqlalchemy'], m['gunicorn']))
+    say('load average at start %s, at end %s (other work on the machine '
+        'makes the figures noisy)' % (m['loadavg_start'],
+                                      m.get('loadavg_end')))
+    floor = results.get('hello', {}).get('median_ms')
+    sql = results.get('sql')
+    if 'workload' in results:
+        w = results['workload']
+        say('')
+        say('Workload, fake driver, SQLite, 1 client, HTTP keep-alive: '
+            'A=%(aggregates)d aggregates, H=%(hosts)d hosts and M=%(keys)d '
+            'keys each, R=%(lists)d lists' % w['sizes'])
+        if floor:
+            say('hello floor (bare WSGI app, same gunicorn setup): median '
+                '%.3f ms, p99 %.3f ms, server CPU %s ms/request' % (
+                    floor, results['hello']['p99_ms'],
+                    '%.3f' % results['hello']['server_cpu_ms']
+                    if 'server_cpu_ms' in results['hello'] else '-'))
+        say('srv CPU ms: CPU time of the API worker per request (threads '
+            'summed; unlike latency, not inflated by waiting for a CPU)')
+        if sql:
+            say('SQL/req: statements per request at %s (in-process count; '
+                '"a-b" = varies); in-proc ms: median through the paste app '
+                'without sockets at %s' % (' / '.join(sql), list(sql)[-1]))
+        say(report.main_table(w['operations'], floor, sql))
+    if results.get('scaling'):
+        say('')
+        say('Scaling: aggregates accumulate with 1 host each')
+        say(report.scaling_table(results['scaling'], floor,
+                                 results.get('sql_scaling')))
+    if results.get('concurrency'):
+        say('')
+        say('Throughput, concurrent clients (A=%d aggregates of H=%d hosts)'
+            % (results['args']['aggregates'], results['args']['hosts']))
+        say('server cores: CPU the API workers got during the window (2 '
+            'workers can use up to 2 when the machine has them idle); '
+            'ops/core-s: throughput per core they got')
+        say(report.concurrency_table(results['concurrency']))
+    x = results.get('xenapi')
+    if x:
+        say('')
+        if 'skipped' in x:
+            say('xenapi pool run SKIPPED: %s' % x['skipped'])
+        else:
+            say('Pool aggregates, xenapi driver on the embedded simulator: '
+                '%(pools)d pools x %(hosts_per_pool)d hosts, %(rounds)d '
+                'rounds (XenAPI calls include logins)' % x['sizes'])
+            sqlp = results.get('sql_pools')
+            if sqlp:
+                say('SQL/req at %s' % ' / '.join(sqlp))
+            say(report.pool_table(x['operations'], x['xenapi'], floor, sqlp))
+            say('Call patterns:')
+            say(report.pattern_lines(x['xenapi']))
+    if results.get('profile'):
+        say('')
+        say('Profiles (cProfile, in-process, per request; slowest against '
+            'target first)')
+        say(report.profile_lines(results['profile'],
+                                 results.get('workload', {}).get(
+                                     'operations', {}),
+                                 results['args']['profile_top']))
+    say('')
+    say('Targets (medians; noisy on a shared machine, see the load average)')
+    say(report.targets_table(results))
+    say('')
+    say('elapsed %.1f s; results in %s' % (results['elapsed_s'],
+                                           results['output']))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return value
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()
+    tmpdir = tempfile.mkdtemp(prefix='nova-agg-bench-')
+    bench = Bench(args, tmpdir)
+    results = bench.results
+    results['machine'] = machine()
+    results['args'] = vars(args)
+    results['output'] = args.output
+    parts = (
+        ('hello', 'hello floor', bench.hello),
+        ('workload', 'fake driver workload (with the concurrent clients '
+                     'and the scaling run)', bench.fake),
+        ('xenapi', 'xenapi pools', bench.xenapi),
+        ('sql', 'SQL statements per request (in-process)', bench.sql),
+        ('profile', 'profiles (in-process)', bench.profile),
+    )
+    steps = [('databases', bench.prepare)] + [
+        (title, step) for name, title, step in parts if name in args.only]
+    failed = False
+    try:
+        for title, step in steps:
+            say('[%5.1f s] %s' % (time.monotonic() - started, title))
+            step()
+    except BenchmarkError as exc:
+        failed = True
+        results['error'] = str(exc)
+        print('BENCHMARK FAILED: %s' % exc, file=sys.stderr, flush=True)
+    except BaseException as exc:
+        failed = True
+        results['error'] = '%s: %s' % (type(exc).__name__, exc)
+        traceback.print_exc()
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        if failed:
+            print('logs, configs and databases kept in %s' % tmpdir,
+                  file=sys.stderr, flush=True)
+        results['machine']['loadavg_end'] = _loadavg()
+        results['elapsed_s'] = time.monotonic() - started
+        out_dir = os.path.dirname(os.path.abspath(args.output))
+        os.makedirs(out_dir, exist_ok=True)
+        with open(args.output, 'w') as fh:
+            json.dump(_jsonable(results), fh, indent=2, sort_keys=True)
+        if not failed and not args.keep:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    if failed:
+        return 1
+    print_report(results)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
