@@ -4,7 +4,7 @@ Version documents (the root of a surface) answer without credentials, as
 clients discover them before they authenticate.
 """
 
-import webob.dec
+import webob
 
 from nova_aggregates.api import faults
 from nova_aggregates.api import wsgi
@@ -13,15 +13,40 @@ from nova_aggregates import context
 _ROOT_PATHS = ('', '/')
 
 
-def _unauthorized(req, message):
-    return faults.fault_response(401, message, wsgi.wants_xml(req))
+def _unauthorized(environ, start_response, message):
+    response = faults.fault_response(
+        401, message, wsgi.wants_xml(webob.Request(environ)))
+    return response(environ, start_response)
 
 
-def _request_id(req):
-    return req.environ.get('openstack.request_id')
+class _AuthFilter:
+    """Plain WSGI: puts the caller's RequestContext in the environ."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        if environ.get('PATH_INFO', '') in _ROOT_PATHS:
+            return self.application(environ, start_response)
+        ctx_or_message = self.authenticate(environ)
+        if isinstance(ctx_or_message, str):
+            return _unauthorized(environ, start_response, ctx_or_message)
+        environ[wsgi.ENVIRON_CONTEXT] = ctx_or_message
+        return self.application(environ, start_response)
+
+    def authenticate(self, environ):
+        """A RequestContext, or the message of a 401."""
+        raise NotImplementedError()
 
 
-class NoAuth2:
+def _new_context(environ, **kwargs):
+    return context.RequestContext(
+        request_id=environ.get('openstack.request_id'),
+        global_request_id=environ.get('openstack.global_request_id'),
+        overwrite=True, **kwargs)
+
+
+class NoAuth2(_AuthFilter):
     """``X-Auth-Token: user:project``; user ``admin`` is an administrator.
 
     A token without ``:`` (openstackclient sends ``notused``) is a user and
@@ -29,55 +54,37 @@ class NoAuth2:
     embedded setup only.
     """
 
-    def __init__(self, application):
-        self.application = application
-
-    @webob.dec.wsgify
-    def __call__(self, req):
-        if req.path_info in _ROOT_PATHS:
-            return req.get_response(self.application)
-        token = req.headers.get('X-Auth-Token', '').strip()
+    def authenticate(self, environ):
+        token = environ.get('HTTP_X_AUTH_TOKEN', '').strip()
         if not token:
-            return _unauthorized(req, 'Authentication required: send '
-                                      'X-Auth-Token "user:project".')
+            return ('Authentication required: send X-Auth-Token '
+                    '"user:project".')
         user, sep, project = token.partition(':')
         project = project if sep else user
         if not user or not project:
-            return _unauthorized(req, 'Malformed X-Auth-Token; expected '
-                                      '"user:project".')
+            return 'Malformed X-Auth-Token; expected "user:project".'
         is_admin = user == 'admin'
-        req.environ[wsgi.ENVIRON_CONTEXT] = context.RequestContext(
-            user_id=user, project_id=project,
-            roles=['admin'] if is_admin else ['member'],
-            is_admin=is_admin, request_id=_request_id(req), overwrite=True)
-        return req.get_response(self.application)
+        return _new_context(environ, user_id=user, project_id=project,
+                            roles=['admin'] if is_admin else ['member'],
+                            is_admin=is_admin)
 
 
-class KeystoneContext:
+class KeystoneContext(_AuthFilter):
     """Identity from the headers of keystonemiddleware's auth_token."""
 
-    def __init__(self, application):
-        self.application = application
-
-    @webob.dec.wsgify
-    def __call__(self, req):
-        if req.path_info in _ROOT_PATHS:
-            return req.get_response(self.application)
-        if req.headers.get('X-Identity-Status', '').lower() != 'confirmed':
-            return _unauthorized(req, 'Authentication required.')
-        user = req.headers.get('X-User-Id') or req.headers.get('X-User')
-        project = req.headers.get('X-Project-Id') or \
-            req.headers.get('X-Tenant-Id') or req.headers.get('X-Tenant')
+    def authenticate(self, environ):
+        if environ.get('HTTP_X_IDENTITY_STATUS', '').lower() != 'confirmed':
+            return 'Authentication required.'
+        user = environ.get('HTTP_X_USER_ID') or environ.get('HTTP_X_USER')
+        project = environ.get('HTTP_X_PROJECT_ID') or \
+            environ.get('HTTP_X_TENANT_ID') or environ.get('HTTP_X_TENANT')
         if not user or not project:
-            return _unauthorized(req, 'Authentication required: no user or '
-                                      'project in the request.')
-        roles = [r.strip() for r in req.headers.get('X-Roles', '').split(',')
+            return 'Authentication required: no user or project in the ' \
+                'request.'
+        roles = [r.strip() for r in environ.get('HTTP_X_ROLES', '').split(',')
                  if r.strip()]
-        req.environ[wsgi.ENVIRON_CONTEXT] = context.RequestContext(
-            user_id=user, project_id=project, roles=roles,
-            is_admin='admin' in roles, request_id=_request_id(req),
-            overwrite=True)
-        return req.get_response(self.application)
+        return _new_context(environ, user_id=user, project_id=project,
+                            roles=roles, is_admin='admin' in roles)
 
 
 def noauth2_filter_factory(global_conf, **local_conf):

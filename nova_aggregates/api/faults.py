@@ -86,24 +86,27 @@ class FaultWrapper:
     def __init__(self, application):
         self.application = application
 
-    @webob.dec.wsgify
-    def __call__(self, req):
+    def __call__(self, environ, start_response):
         try:
-            return req.get_response(self.application)
+            return self.application(environ, start_response)
         except Exception as exc:  # noqa: B902 - the safety net
-            xml = wsgi.wants_xml(req)
-            response = response_for_exception(exc, xml)
-            if response is not None:
-                return response
-            if _is_db_unavailable(exc):
-                LOG.warning('Database unavailable: %s', exc)
-                return fault_response(
-                    503, 'The database is unavailable; try again shortly.',
-                    xml)
-            LOG.exception('Unexpected error on %s %s', req.method, req.path)
+            req = webob.Request(environ)
+            return self._fault(req, exc)(environ, start_response)
+
+    @staticmethod
+    def _fault(req, exc):
+        xml = wsgi.wants_xml(req)
+        response = response_for_exception(exc, xml)
+        if response is not None:
+            return response
+        if _is_db_unavailable(exc):
+            LOG.warning('Database unavailable: %s', exc)
             return fault_response(
-                500, 'The server has either erred or is incapable of '
-                     'performing the requested operation.', xml)
+                503, 'The database is unavailable; try again shortly.', xml)
+        LOG.exception('Unexpected error on %s %s', req.method, req.path)
+        return fault_response(
+            500, 'The server has either erred or is incapable of '
+                 'performing the requested operation.', xml)
 
 
 def _is_db_unavailable(exc):

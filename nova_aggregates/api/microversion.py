@@ -7,7 +7,7 @@ response of the surface, faults included, names the version it used.
 
 import re
 
-import webob.dec
+import webob.headers
 
 from nova_aggregates.api import faults
 from nova_aggregates.api import wsgi
@@ -59,12 +59,16 @@ def parse(headers):
     return version
 
 
-def echo(response, version):
+def echo_headers(version):
     text = to_string(version)
-    response.headers['OpenStack-API-Version'] = 'compute ' + text
-    response.headers['X-OpenStack-Nova-API-Version'] = text
-    response.headers['Vary'] = ('OpenStack-API-Version, '
-                                'X-OpenStack-Nova-API-Version')
+    return [('OpenStack-API-Version', 'compute ' + text),
+            ('X-OpenStack-Nova-API-Version', text),
+            ('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version')]
+
+
+def echo(response, version):
+    for name, value in echo_headers(version):
+        response.headers[name] = value
     return response
 
 
@@ -76,15 +80,23 @@ class MicroversionMiddleware:
         # version headers too.
         self.application = faults.FaultWrapper(application)
 
-    @webob.dec.wsgify
-    def __call__(self, req):
+    def __call__(self, environ, start_response):
         try:
-            version = parse(req.headers)
+            version = parse(webob.headers.EnvironHeaders(environ))
         except faults.APIError as exc:
-            return echo(faults.fault_response(exc.status, exc.message),
-                        MIN_VERSION)
-        req.environ[wsgi.ENVIRON_VERSION] = version
-        return echo(req.get_response(self.application), version)
+            response = echo(faults.fault_response(exc.status, exc.message),
+                            MIN_VERSION)
+            return response(environ, start_response)
+        environ[wsgi.ENVIRON_VERSION] = version
+        headers = echo_headers(version)
+
+        def _start_response(status, response_headers, exc_info=None):
+            names = {name.lower() for name, _ in headers}
+            response_headers[:] = [h for h in response_headers
+                                   if h[0].lower() not in names] + headers
+            return start_response(status, response_headers, exc_info)
+
+        return self.application(environ, _start_response)
 
 
 def microversion_filter_factory(global_conf, **local_conf):

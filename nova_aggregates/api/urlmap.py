@@ -35,7 +35,7 @@ def _unknown_url(req):
 
 # No surface's pipeline answers here: the fault gets their request id
 # headers from a filter of its own.
-_not_found = middleware.ComputeRequestId(_unknown_url)
+_not_found = middleware.RequestId(_unknown_url)
 
 
 def urlmap_factory(loader, global_conf, **local_conf):

@@ -66,4 +66,4 @@ def versions_app(req):
 
 def app_factory(global_conf, **local_conf):
     # Outside the surfaces' pipelines: give it their request id headers.
-    return middleware.ComputeRequestId(versions_app)
+    return middleware.RequestId(versions_app)
