@@ -111,9 +111,11 @@ class AggregateManager:
                          availability_zone=_UNSET):
         agg, rename_pool = self._update_in_db(
             context, aggregate_id, name, availability_zone)
-        if rename_pool is not None:
-            old_name, previous_state = rename_pool
-            self._rename_pool(context, agg, old_name, previous_state)
+        if rename_pool is None:
+            # Read inside the transaction that wrote it: nothing to re-read.
+            return self._present(agg)
+        old_name, previous_state = rename_pool
+        self._rename_pool(context, agg, old_name, previous_state)
         return self.get_aggregate(context, aggregate_id)
 
     @db.transaction
@@ -208,7 +210,9 @@ class AggregateManager:
             raise exception.TooManyMetadataItems(
                 aggregate_id=aggregate_id, count=count, limit=limit)
         db.aggregate_metadata_update(context, aggregate_id, to_set, to_remove)
-        return self._present(db.aggregate_get(context, aggregate_id))
+        # The locked row plus the merge is what the database now holds.
+        agg['metadata'] = merged
+        return self._present(agg)
 
     # -- availability zones ---------------------------------------------------
 
@@ -275,10 +279,13 @@ class AggregateManager:
         self._check_host_may_join(context, agg, host)
         if not _is_pool(agg):
             db.aggregate_host_add(context, aggregate_id, host)
+            agg['hosts'].append(host)
             if agg['operational_state'] == states.CREATED:
                 db.aggregate_update(context, aggregate_id,
-                                    operational_state=states.ACTIVE)
-            return db.aggregate_get(context, aggregate_id), None, None
+                                    operational_state=states.ACTIVE,
+                                    updated_at=agg['updated_at'])
+                agg['operational_state'] = states.ACTIVE
+            return agg, None, None
         self._begin_pool_operation(context, agg, host)
         pool = self._pool(context, agg, extra_host=host)
         return agg, pool, agg['operational_state']
@@ -320,7 +327,8 @@ class AggregateManager:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
         if not _is_pool(agg):
             db.aggregate_host_remove(context, aggregate_id, host)
-            return db.aggregate_get(context, aggregate_id), None, None
+            agg['hosts'].remove(host)
+            return agg, None, None
         others = [h for h in agg['hosts'] if h != host]
         if agg['metadata'].get(states.MASTER) == host and others:
             raise exception.PoolMasterNotAlone(
