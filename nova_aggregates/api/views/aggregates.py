@@ -4,7 +4,9 @@ from nova_aggregates.api import microversion
 
 
 def _timestamp(value):
-    return value.strftime('%Y-%m-%dT%H:%M:%S.%f') if value else None
+    # Naive UTC datetimes: the same text as strftime('%Y-%m-%dT%H:%M:%S.%f'),
+    # at a fraction of the cost (a list renders two per aggregate).
+    return value.isoformat(timespec='microseconds') if value else None
 
 
 def aggregate(req, agg, members=True):
