@@ -26,10 +26,17 @@ def get_enforcer(conf=None):
     """The process-wide enforcer (also the oslo.policy.enforcer entry
     point used by the oslopolicy tools)."""
     global _ENFORCER
-    if _ENFORCER is None:
-        _ENFORCER = policy.Enforcer(conf or na_conf.CONF)
-        _ENFORCER.register_defaults(policies.list_rules())
-    return _ENFORCER
+    enforcer = _ENFORCER
+    if enforcer is None:
+        with _lock:
+            if _ENFORCER is None:
+                # Published only with its rules registered: a concurrent
+                # first request must not see an empty enforcer.
+                enforcer = policy.Enforcer(conf or na_conf.CONF)
+                enforcer.register_defaults(policies.list_rules())
+                _ENFORCER = enforcer
+            enforcer = _ENFORCER
+    return enforcer
 
 
 def reset():
@@ -45,11 +52,13 @@ def reset():
 def _current_rules(enforcer):
     now = time.monotonic()
     if now - _loaded['at'] >= RELOAD_INTERVAL:
-        enforcer.load_rules()
         with _lock:
-            if enforcer.rules is not _loaded['rules']:
-                _decisions.clear()
-            _loaded.update(at=now, rules=enforcer.rules)
+            # One thread reloads; the others wait and use the result.
+            if now - _loaded['at'] >= RELOAD_INTERVAL:
+                enforcer.load_rules()
+                if enforcer.rules is not _loaded['rules']:
+                    _decisions.clear()
+                _loaded.update(at=now, rules=enforcer.rules)
     return _loaded['rules']
 
 

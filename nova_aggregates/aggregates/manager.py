@@ -125,6 +125,10 @@ class AggregateManager:
         if availability_zone is not _UNSET:
             if not availability_zone:
                 raise exception.InvalidAvailabilityZone()
+            if agg['operational_state'] == states.CHANGING:
+                # The joining host would escape the zone check.
+                raise exception.PoolOperationInProgress(
+                    aggregate_id=aggregate_id)
             self._check_zone_change(context, agg, availability_zone)
             db.aggregate_metadata_update(
                 context, aggregate_id,

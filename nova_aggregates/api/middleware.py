@@ -145,6 +145,10 @@ class BodySizeLimit:
                 except _TooLarge:
                     return self._fault(environ, start_response, 413,
                                        too_large)
+                except Exception:  # noqa: B902 - the server's chunk parser
+                    # A malformed chunked encoding is the client's error.
+                    return self._fault(environ, start_response, 400,
+                                       'Malformed chunked request body.')
                 req.body = body
         return self.application(environ, start_response)
 

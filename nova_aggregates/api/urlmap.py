@@ -1,6 +1,8 @@
 """Paste composites: URL prefix map, and the pipeline chosen by
 ``[api] auth_strategy``."""
 
+import urllib.parse
+
 import webob.dec
 
 from nova_aggregates.api import faults
@@ -16,6 +18,9 @@ class URLMap:
         self.apps = sorted(apps.items(), key=lambda item: -len(item[0]))
 
     def __call__(self, environ, start_response):
+        if not _is_utf8(environ.get('PATH_INFO', '')) or \
+                not _is_utf8(environ.get('QUERY_STRING', ''), quoted=True):
+            return _bad_url(environ, start_response)
         path = environ.get('PATH_INFO', '') or '/'
         for prefix, app in self.apps:
             if prefix == '/' or path == prefix or \
@@ -28,14 +33,34 @@ class URLMap:
         return _not_found(environ, start_response)
 
 
+def _is_utf8(text, quoted=False):
+    # WSGI hands the path over unquoted, as latin-1 text; the query string
+    # still percent-encoded.
+    try:
+        raw = text.encode('latin-1')
+        if quoted:
+            raw = urllib.parse.unquote_to_bytes(raw)
+        raw.decode('utf-8')
+    except UnicodeError:
+        return False
+    return True
+
+
 @webob.dec.wsgify
 def _unknown_url(req):
     return faults.fault_response(404, 'Unknown URL.')
 
 
-# No surface's pipeline answers here: the fault gets their request id
-# headers from a filter of its own.
+@webob.dec.wsgify
+def _invalid_url(req):
+    return faults.fault_response(
+        400, 'The URL or its query string is not valid UTF-8.')
+
+
+# No surface's pipeline answers these: the faults get their request id
+# headers from a filter of their own.
 _not_found = middleware.RequestId(_unknown_url)
+_bad_url = middleware.RequestId(_invalid_url)
 
 
 def urlmap_factory(loader, global_conf, **local_conf):

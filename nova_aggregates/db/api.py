@@ -22,6 +22,7 @@ import uuid as uuid_lib
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
+from oslo_db.sqlalchemy import exc_filters
 import sqlalchemy as sa
 
 from nova_aggregates import exception
@@ -53,6 +54,8 @@ def configure(conf):
                 'mysql_sql_mode', 'db_max_retries', 'db_retry_interval',
                 'db_inc_retry_interval', 'db_max_retry_interval')
                if name in conf.database}
+    options['connection_parameters'] = _mysql_utf8mb4(
+        options.get('connection'), options.get('connection_parameters'))
     options['sqlite_fk'] = True
     # oslo.db's checkin hook sleeps to yield to eventlet; we run no eventlet
     # and it costs every request a context switch.
@@ -65,7 +68,58 @@ def configure(conf):
     _tune_engine(get_engine())
 
 
+def _mysql_utf8mb4(connection, parameters):
+    """oslo.db connects to MySQL with charset ``utf8`` (three bytes per
+    character) unless the URL names one: a name with an emoji would fail
+    with a 500.  Ask for ``utf8mb4``, as the tables are."""
+    if not connection:
+        return parameters
+    url = sa.engine.make_url(connection)
+    if url.get_backend_name() not in ('mysql', 'mariadb') or \
+            'charset' in url.query or 'charset=' in (parameters or ''):
+        return parameters
+    return '&'.join(p for p in (parameters, 'charset=utf8mb4') if p)
+
+
+# oslo.db recognizes PostgreSQL's "could not connect to server" as
+# DBConnectionError (a 503, retried at start-up), but libpq 14 and later
+# say "connection to server at ... failed: Connection refused", and a
+# server going down or coming up says "the database system is shutting
+# down / starting up": without these they would reach the API as a bare
+# OperationalError, a 500.
+@exc_filters.filters('postgresql', sa.exc.OperationalError,
+                     r'(?s).*connection to server .* failed')
+@exc_filters.filters('postgresql', sa.exc.OperationalError,
+                     r'(?s).*the database system is (?:starting up|'
+                     r'shutting down|in recovery mode|not yet accepting)')
+def _postgresql_connect_failed(error, match, engine_name, is_disconnect):
+    raise db_exc.DBConnectionError(error)
+
+
+def _mysql_read_committed(engine):
+    """InnoDB's default REPEATABLE READ answers a transaction's SELECTs
+    from a snapshot taken at its first one, so a check made after waiting
+    for a row lock would not see what the lock's holder committed (two
+    concurrent add_hosts could put a host in two zones).  READ COMMITTED,
+    as on PostgreSQL: every statement sees the latest commits."""
+
+    @sa.event.listens_for(engine, 'connect')
+    def _read_committed(dbapi_connection, record):
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute('SET SESSION TRANSACTION ISOLATION LEVEL '
+                           'READ COMMITTED')
+        finally:
+            cursor.close()
+
+    # oslo.db connected once already to test the engine.
+    engine.pool.dispose()
+
+
 def _tune_engine(engine):
+    if engine.dialect.name in ('mysql', 'mariadb'):
+        _mysql_read_committed(engine)
+        return
     if engine.dialect.name != 'sqlite' or not engine.url.database or \
             engine.url.database == ':memory:':
         return
@@ -213,18 +267,34 @@ def aggregate_get_by_state(context, state):
 def _host_aggregates_query():
     zone = aggregate_metadata.alias('zone')
     pool = aggregate_metadata.alias('pool')
-    return (
-        sa.select(aggregate_hosts.c.host, aggregates.c.id, aggregates.c.name,
-                  zone.c.value, pool.c.value)
+
+    def with_flags(select):
+        return (select
+                .outerjoin(zone, sa.and_(zone.c.aggregate_id == aggregates.c.id,
+                                         zone.c.key == 'availability_zone'))
+                .outerjoin(pool, sa.and_(pool.c.aggregate_id == aggregates.c.id,
+                                         pool.c.key == 'hypervisor_pool')))
+
+    members = with_flags(
+        sa.select(aggregate_hosts.c.host.label('host'), aggregates.c.id,
+                  aggregates.c.name, zone.c.value.label('zone'),
+                  pool.c.value.label('pool'))
         .select_from(aggregate_hosts)
         .join(aggregates, aggregates.c.id == aggregate_hosts.c.aggregate_id)
-        .outerjoin(zone, sa.and_(zone.c.aggregate_id == aggregates.c.id,
-                                 zone.c.key == 'availability_zone'))
-        .outerjoin(pool, sa.and_(pool.c.aggregate_id == aggregates.c.id,
-                                 pool.c.key == 'hypervisor_pool'))
-        .where(aggregate_hosts.c.host.in_(
-            sa.bindparam('hosts', expanding=True)))
-        .order_by(aggregate_hosts.c.host, aggregates.c.id))
+    ).where(aggregate_hosts.c.host.in_(sa.bindparam('hosts', expanding=True)))
+    # A host that a pool operation in flight is adding has no row in
+    # aggregate_hosts until XenServer is done, but it is already taken: two
+    # concurrent add_hosts must not put it in two pools or two zones.
+    joining = with_flags(
+        sa.select(aggregates.c.pending_host.label('host'), aggregates.c.id,
+                  aggregates.c.name, zone.c.value.label('zone'),
+                  pool.c.value.label('pool'))
+        .select_from(aggregates)
+    ).where(aggregates.c.pending_host.in_(
+        sa.bindparam('hosts', expanding=True))).where(
+        aggregates.c.operational_state == 'changing')
+    union = sa.union_all(members, joining).subquery()
+    return sa.select(union).order_by(union.c.host, union.c.id)
 
 
 # Built once: constructing aliased joins costs more than running them.
@@ -234,13 +304,21 @@ _HOST_AGGREGATES = _host_aggregates_query()
 @reader
 def host_aggregates(context, hosts):
     """For each host, the aggregates it is in with their zone and pool flag:
-    ``{host: [{"id", "name", "availability_zone", "hypervisor_pool"}]}``."""
+    ``{host: [{"id", "name", "availability_zone", "hypervisor_pool"}]}``.
+
+    An aggregate whose pool operation in flight is adding the host counts
+    as one of them.
+    """
     if not hosts:
         return {}
     result = {host: [] for host in hosts}
     rows = context.connection.execute(
         _HOST_AGGREGATES, {'hosts': sorted(set(hosts))})
+    seen = set()
     for host, agg_id, name, zone_value, pool_value in rows:
+        if (host, agg_id) in seen:
+            continue  # a member that a pool operation is removing
+        seen.add((host, agg_id))
         result[host].append({'id': agg_id, 'name': name,
                              'availability_zone': zone_value,
                              'hypervisor_pool': pool_value is not None})

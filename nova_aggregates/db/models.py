@@ -1,8 +1,11 @@
 """Tables.  Queries live in ``db/api.py``; these classes only declare shape.
 
-Strings that must compare case-sensitively (names, hosts, metadata keys) use
-a binary collation on MySQL/MariaDB, whose default collation folds case;
-SQLite and PostgreSQL compare bytes already.
+Strings that must compare exactly (aggregate names, host names, metadata
+keys and values) are ``ExactString``: code point by code point on every
+backend, so case, accents and trailing spaces all matter.  SQLite and
+PostgreSQL compare that way already; MySQL/MariaDB get a binary collation
+that does not pad with spaces (their default collation folds case and
+accents, and even ``utf8mb4_bin`` ignores trailing spaces).
 """
 
 import sqlalchemy as sa
@@ -10,10 +13,33 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy import orm
 
 
+def exact_collation(dialect):
+    """The utf8mb4 collation of MySQL/MariaDB that compares exactly:
+    binary and NO PAD (MariaDB >= 10.2, MySQL >= 8.0).  MySQL 5.7 has none
+    that does not pad; it keeps utf8mb4_bin (trailing spaces ignored)."""
+    if getattr(dialect, 'is_mariadb', False):
+        return 'utf8mb4_nopad_bin'
+    if (dialect.server_version_info or (8, 0)) >= (8, 0):
+        return 'utf8mb4_0900_bin'
+    return 'utf8mb4_bin'
+
+
+class ExactString(sa.types.TypeDecorator):
+    """VARCHAR that compares exactly on every backend (see above)."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name in ('mysql', 'mariadb'):
+            return dialect.type_descriptor(mysql.VARCHAR(
+                self.impl.length, charset='utf8mb4',
+                collation=exact_collation(dialect)))
+        return dialect.type_descriptor(sa.String(self.impl.length))
+
+
 def _name(length=255):
-    return sa.String(length).with_variant(
-        mysql.VARCHAR(length, charset='utf8mb4', collation='utf8mb4_bin'),
-        'mysql', 'mariadb')
+    return ExactString(length)
 
 
 def _timestamp():

@@ -1,0 +1,244 @@
+"""Opportunistic database backends: SQLite always, PostgreSQL and
+MySQL/MariaDB when a server answers with the ``openstack_citest``
+credentials that oslo.db's test fixtures expect.
+
+``BackendDatabase`` gives a test a fresh, empty, uniquely named database on
+one backend (oslo.db's ``provision.Backend`` creates and drops it; SQLite
+is a file in a temporary directory).  A backend that does not answer makes
+the test *skip*, unless ``NOVA_AGGREGATES_REQUIRE_BACKENDS`` names it
+(``postgresql,mysql`` in CI): then the test fails, so CI cannot go green
+without having exercised every backend.
+
+``BackendTestCase`` subclasses set ``BACKEND``; a suite that must run on
+every backend is a plain mixin class plus one subclass per backend, e.g.::
+
+    class RulesTests:            # the tests, no TestCase base
+        def test_x(self): ...
+
+    class TestRulesSQLite(RulesTests, backends.SQLiteTestCase): pass
+    class TestRulesPostgreSQL(RulesTests, backends.PostgreSQLTestCase): pass
+    class TestRulesMySQL(RulesTests, backends.MySQLTestCase): pass
+"""
+
+import os
+import random
+import string
+import unittest
+
+import fixtures
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import provision
+import sqlalchemy as sa
+import testtools
+
+from nova_aggregates import conf as na_conf
+from nova_aggregates.db import api as db_api
+from tests import fixtures as na_fixtures
+
+SQLITE = 'sqlite'
+POSTGRESQL = 'postgresql'
+MYSQL = 'mysql'
+ALL = (SQLITE, POSTGRESQL, MYSQL)
+
+REQUIRE_ENV = 'NOVA_AGGREGATES_REQUIRE_BACKENDS'
+
+
+def required_backends():
+    value = os.environ.get(REQUIRE_ENV, '')
+    return {name.strip().lower() for name in value.split(',') if name.strip()}
+
+
+def _ident():
+    return 'na_' + ''.join(random.SystemRandom().choice(
+        string.ascii_lowercase) for _ in range(12))
+
+
+class BackendUnavailable(Exception):
+    pass
+
+
+def admin_backend(backend):
+    """oslo.db's provisioning Backend for ``backend``; BackendUnavailable
+    if no server answers with the openstack_citest credentials."""
+    try:
+        return provision.Backend.backend_for_database_type(backend)
+    except db_exc.BackendNotAvailable as exc:
+        raise BackendUnavailable(str(exc))
+
+
+def check_available(backend):
+    """BackendUnavailable unless ``backend`` answers (SQLite always)."""
+    if backend != SQLITE:
+        admin_backend(backend)
+
+
+class BackendDatabase(fixtures.Fixture):
+    """A fresh, empty database on ``backend``; ``url`` connects to it.
+
+    Dropped on cleanup (PostgreSQL: after terminating the sessions still
+    attached, e.g. of a server that was killed).
+    """
+
+    def __init__(self, backend):
+        super().__init__()
+        if backend not in ALL:
+            raise ValueError('unknown backend %s' % backend)
+        self.backend = backend
+        self.url = None
+        self.name = None
+
+    def _setUp(self):
+        if self.backend == SQLITE:
+            tmp = self.useFixture(fixtures.TempDir()).path
+            self.name = os.path.join(tmp, 'test.sqlite')
+            self.url = 'sqlite:///' + self.name
+            return
+        admin = admin_backend(self.backend)
+        self.name = _ident()
+        admin.create_named_database(self.name)
+        self.addCleanup(admin.drop_named_database, self.name,
+                        conditional=True)
+        self.url = admin.provisioned_database_url(self.name).render_as_string(
+            hide_password=False)
+
+    def engine(self):
+        """A private engine (not the service's) to inspect the database."""
+        engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+        self.addCleanup(engine.dispose)
+        return engine
+
+
+class BackendTestCase(testtools.TestCase):
+    """A fresh database on ``BACKEND``; skip (or fail, when required) if
+    the backend's server does not answer."""
+
+    BACKEND = SQLITE
+
+    def setUp(self):
+        super().setUp()
+        self.database = self.use_backend_database(self.BACKEND)
+
+    def use_backend_database(self, backend):
+        try:
+            check_available(backend)
+        except BackendUnavailable as exc:
+            reason = 'backend %s is not available: %s' % (backend, exc)
+            if backend in required_backends():
+                self.fail('%s, and %s requires it' % (reason, REQUIRE_ENV))
+            self.skipTest(reason)
+        return self.useFixture(BackendDatabase(backend))
+
+
+class SharedDatabaseTestCase(testtools.TestCase):
+    """One database on ``BACKEND`` for the whole class (``cls.database``),
+    and whatever ``set_up_class`` starts with ``cls.use_class_fixture``:
+    for tests that share costly servers.  Tests must not depend on each
+    other's rows.  Skips (or, when required, fails) like BackendTestCase.
+    """
+
+    BACKEND = SQLITE
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._class_fixtures = []
+        try:
+            try:
+                check_available(cls.BACKEND)
+            except BackendUnavailable as exc:
+                reason = 'backend %s is not available: %s' % (
+                    cls.BACKEND, exc)
+                if cls.BACKEND in required_backends():
+                    raise RuntimeError('%s, and %s requires it' % (
+                        reason, REQUIRE_ENV))
+                raise unittest.SkipTest(reason)
+            cls.database = cls.use_class_fixture(BackendDatabase(cls.BACKEND))
+            cls.set_up_class()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def set_up_class(cls):
+        pass
+
+    @classmethod
+    def use_class_fixture(cls, fixture):
+        try:
+            fixture.setUp()
+        except BaseException:
+            fixture.cleanUp()
+            raise
+        cls._class_fixtures.append(fixture)
+        return fixture
+
+    @classmethod
+    def tearDownClass(cls):
+        while cls._class_fixtures:
+            cls._class_fixtures.pop().cleanUp()
+        super().tearDownClass()
+
+
+class SQLiteTestCase(BackendTestCase):
+    BACKEND = SQLITE
+
+
+class PostgreSQLTestCase(BackendTestCase):
+    BACKEND = POSTGRESQL
+
+
+class MySQLTestCase(BackendTestCase):
+    BACKEND = MYSQL
+
+
+def ensure_conf_parsed():
+    """oslo.config's fixture un-parses CONF when a test ends (reset ->
+    clear); policy file lookups then raise NotInitializedError.  Parse it
+    again (no arguments, no files) before the next test configures it."""
+    if na_conf.CONF._namespace is None:
+        na_conf.CONF([], project='nova-aggregates', default_config_files=[])
+
+
+class ServiceDatabaseMixin:
+    """Point the service (CONF, db.api, the AggregateManager) at
+    ``self.database`` and migrate it; ``self.db`` counts statements."""
+
+    def use_service(self, **overrides):
+        ensure_conf_parsed()
+        self.conf_fixture = self.useFixture(na_fixtures.ConfFixture())
+        for (group, name), value in overrides.items():
+            self.conf_fixture.config(**{name: value, 'group': group})
+        self.db = self.useFixture(na_fixtures.DatabaseFixture(
+            self.conf_fixture, connection=self.database.url))
+        return self.db
+
+    def count_statements(self):
+        """Counts the statements the service's current engine runs."""
+        return StatementCounter(db_api.get_engine())
+
+
+_NOT_QUERIES = frozenset(('BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT', 'RELEASE'))
+
+
+class StatementCounter:
+    """``with StatementCounter(engine) as c: ...``; then ``c.count``."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements = []
+
+    def _count(self, conn, cursor, statement, *args):
+        # Transaction control (SQLite's explicit BEGIN) is not a query.
+        if statement.split(None, 1)[0].upper() not in _NOT_QUERIES:
+            self.statements.append(statement)
+
+    def __enter__(self):
+        sa.event.listen(self.engine, 'before_cursor_execute', self._count)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.engine, 'before_cursor_execute', self._count)
+
+    @property
+    def count(self):
+        return len(self.statements)
