@@ -211,8 +211,12 @@ _GET_CHILDREN = _children_query(
     aggregate_metadata.c.aggregate_id == sa.bindparam('aggregate_id'))
 
 
+_AGGREGATE_KEYS = tuple(column.key for column in _AGGREGATE_COLUMNS)
+
+
 def _aggregate_dict(row):
-    agg = dict(row._mapping)
+    # zip over known keys: much cheaper than Row._mapping for long lists.
+    agg = dict(zip(_AGGREGATE_KEYS, row))
     agg['hosts'] = []
     agg['metadata'] = {}
     return agg
@@ -327,22 +331,50 @@ def host_aggregates(context, hosts):
 
 # -- writing aggregates -----------------------------------------------------
 
+# Write statements are built once, with bind parameters: building a
+# statement per call costs several times more than running it.  Columns to
+# SET come from the parameters given at execution.
+_INSERT_AGGREGATE = aggregates.insert()
+_INSERT_METADATA = aggregate_metadata.insert()
+_INSERT_HOST = aggregate_hosts.insert()
+_THIS_AGGREGATE = aggregates.c.id == sa.bindparam('aggregate_id')
+_UPDATE_AGGREGATE = aggregates.update().where(_THIS_AGGREGATE)
+_UPDATE_AGGREGATE_IN_STATE = aggregates.update().where(_THIS_AGGREGATE).where(
+    aggregates.c.operational_state.in_(
+        sa.bindparam('expected', expanding=True)))
+_DELETE_AGGREGATE = aggregates.delete().where(_THIS_AGGREGATE)
+_DELETE_ALL_METADATA = aggregate_metadata.delete().where(
+    aggregate_metadata.c.aggregate_id == sa.bindparam('aggregate_id'))
+_DELETE_METADATA_KEYS = aggregate_metadata.delete().where(
+    aggregate_metadata.c.aggregate_id == sa.bindparam('aggregate_id')).where(
+    aggregate_metadata.c.key.in_(sa.bindparam('keys', expanding=True)))
+_DELETE_HOST = aggregate_hosts.delete().where(
+    aggregate_hosts.c.aggregate_id == sa.bindparam('aggregate_id')).where(
+    aggregate_hosts.c.host == sa.bindparam('host_name'))
+
+
 @writer
 def aggregate_create(context, name, metadata=None):
     conn = context.connection
-    now = _now()
+    agg = {'uuid': str(uuid_lib.uuid4()), 'name': name,
+           'operational_state': 'created', 'last_error': None,
+           'pending_host': None, 'task_owner': None,
+           'task_started_at': None, 'created_at': _now(),
+           'updated_at': None}
     try:
-        aggregate_id = conn.execute(aggregates.insert().values(
-            uuid=str(uuid_lib.uuid4()), name=name,
-            operational_state='created', created_at=now)
-        ).inserted_primary_key[0]
+        agg['id'] = conn.execute(_INSERT_AGGREGATE, {
+            key: agg[key] for key in ('uuid', 'name', 'operational_state',
+                                      'created_at')}).inserted_primary_key[0]
     except db_exc.DBDuplicateEntry:
         raise exception.AggregateNameExists(name=name)
+    metadata = dict(metadata or {})
     if metadata:
-        conn.execute(aggregate_metadata.insert(), [
-            {'aggregate_id': aggregate_id, 'key': k, 'value': v}
+        conn.execute(_INSERT_METADATA, [
+            {'aggregate_id': agg['id'], 'key': k, 'value': v}
             for k, v in metadata.items()])
-    return aggregate_get(context, aggregate_id)
+    # What was just written, without reading it back.
+    agg.update(hosts=[], metadata=metadata)
+    return agg
 
 
 @writer
@@ -350,9 +382,8 @@ def lock_aggregate(context, aggregate_id):
     """Lock the aggregate row, stamp ``updated_at`` (every mutation sets it)
     and return the aggregate as it is inside this transaction."""
     conn = context.connection
-    result = conn.execute(
-        aggregates.update().where(aggregates.c.id == aggregate_id)
-        .values(updated_at=_now()))
+    result = conn.execute(_UPDATE_AGGREGATE, {'aggregate_id': aggregate_id,
+                                              'updated_at': _now()})
     if result.rowcount == 0:
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
     return aggregate_get(context, aggregate_id)
@@ -388,9 +419,8 @@ def aggregate_update(context, aggregate_id, **values):
     conn = context.connection
     values.setdefault('updated_at', _now())
     try:
-        result = conn.execute(aggregates.update()
-                              .where(aggregates.c.id == aggregate_id)
-                              .values(**values))
+        result = conn.execute(_UPDATE_AGGREGATE,
+                              dict(values, aggregate_id=aggregate_id))
     except db_exc.DBDuplicateEntry:
         raise exception.AggregateNameExists(name=values.get('name'))
     if result.rowcount == 0:
@@ -403,21 +433,16 @@ def aggregate_compare_and_set_state(context, aggregate_id, expected, **values):
     True if it was.  Atomic across processes and API nodes."""
     conn = context.connection
     values.setdefault('updated_at', _now())
-    result = conn.execute(
-        aggregates.update()
-        .where(aggregates.c.id == aggregate_id)
-        .where(aggregates.c.operational_state.in_(list(expected)))
-        .values(**values))
+    result = conn.execute(_UPDATE_AGGREGATE_IN_STATE, dict(
+        values, aggregate_id=aggregate_id, expected=list(expected)))
     return result.rowcount == 1
 
 
 @writer
 def aggregate_delete(context, aggregate_id):
     conn = context.connection
-    conn.execute(aggregate_metadata.delete().where(
-        aggregate_metadata.c.aggregate_id == aggregate_id))
-    result = conn.execute(aggregates.delete().where(
-        aggregates.c.id == aggregate_id))
+    conn.execute(_DELETE_ALL_METADATA, {'aggregate_id': aggregate_id})
+    result = conn.execute(_DELETE_AGGREGATE, {'aggregate_id': aggregate_id})
     if result.rowcount == 0:
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
 
@@ -434,11 +459,10 @@ def aggregate_metadata_update(context, aggregate_id, set_items=None,
     set_items = set_items or {}
     keys = set(set_items) | set(remove_keys)
     if keys:
-        conn.execute(aggregate_metadata.delete().where(
-            aggregate_metadata.c.aggregate_id == aggregate_id).where(
-            aggregate_metadata.c.key.in_(sorted(keys))))
+        conn.execute(_DELETE_METADATA_KEYS, {'aggregate_id': aggregate_id,
+                                             'keys': sorted(keys)})
     if set_items:
-        conn.execute(aggregate_metadata.insert(), [
+        conn.execute(_INSERT_METADATA, [
             {'aggregate_id': aggregate_id, 'key': k, 'value': v}
             for k, v in set_items.items()])
 
@@ -447,8 +471,8 @@ def aggregate_metadata_update(context, aggregate_id, set_items=None,
 def aggregate_host_add(context, aggregate_id, host):
     conn = context.connection
     try:
-        conn.execute(aggregate_hosts.insert().values(
-            aggregate_id=aggregate_id, host=host, created_at=_now()))
+        conn.execute(_INSERT_HOST, {'aggregate_id': aggregate_id,
+                                    'host': host, 'created_at': _now()})
     except db_exc.DBDuplicateEntry:
         raise exception.AggregateHostExists(aggregate_id=aggregate_id,
                                             host=host)
@@ -457,9 +481,8 @@ def aggregate_host_add(context, aggregate_id, host):
 @writer
 def aggregate_host_remove(context, aggregate_id, host):
     conn = context.connection
-    result = conn.execute(aggregate_hosts.delete()
-                          .where(aggregate_hosts.c.aggregate_id == aggregate_id)
-                          .where(aggregate_hosts.c.host == host))
+    result = conn.execute(_DELETE_HOST, {'aggregate_id': aggregate_id,
+                                         'host_name': host})
     if result.rowcount == 0:
         raise exception.AggregateHostNotFound(aggregate_id=aggregate_id,
                                               host=host)
