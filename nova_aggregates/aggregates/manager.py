@@ -133,6 +133,7 @@ class AggregateManager:
             db.aggregate_metadata_update(
                 context, aggregate_id,
                 {states.AVAILABILITY_ZONE: availability_zone})
+            agg['metadata'][states.AVAILABILITY_ZONE] = availability_zone
         if name is not _UNSET and name != agg['name']:
             if _is_pool(agg) and agg['metadata'].get(states.MASTER):
                 # A formed pool carries the aggregate's name: renaming is a
@@ -145,8 +146,11 @@ class AggregateManager:
                 # after the current name.
                 raise exception.PoolOperationInProgress(
                     aggregate_id=aggregate_id)
-            db.aggregate_update(context, aggregate_id, name=name)
-        return db.aggregate_get(context, aggregate_id), rename_pool
+            # The lock's timestamp: the response shows what was stored.
+            db.aggregate_update(context, aggregate_id, name=name,
+                                updated_at=agg['updated_at'])
+            agg['name'] = name
+        return agg, rename_pool
 
     def _rename_pool(self, context, agg, old_name, previous_state):
         pool = self._pool(context, agg)
