@@ -158,3 +158,38 @@ class TestAPIServer(testtools.TestCase):
     def test_sigint_stops(self):
         self.proc.send_signal(signal.SIGINT)
         self.assertEqual(0, self.proc.wait(30))
+
+
+_WSGI_CLIENT = """
+import json
+import webob
+from nova_aggregates.wsgi import application
+req = webob.Request.blank('/v2.1/os-aggregates', method='POST',
+                          headers={'X-Auth-Token': 'admin:admin'})
+req.body = b'{"aggregate": {"name": "via-wsgi"}}'
+req.content_type = 'application/json'
+created = req.get_response(application)
+listed = webob.Request.blank(
+    '/v2.1/os-aggregates',
+    headers={'X-Auth-Token': 'admin:admin'}).get_response(application)
+print(json.dumps([created.status_int, listed.json]))
+"""
+
+
+class TestWSGIModule(testtools.TestCase):
+    """nova_aggregates.wsgi:application, as any WSGI server loads it."""
+
+    def test_application_reads_the_configured_files(self):
+        cmd = self.useFixture(CommandFixture())
+        self.assertEqual(0, cmd.manage('db', 'sync').returncode)
+        run = subprocess.run(
+            [sys.executable, '-c', _WSGI_CLIENT], capture_output=True,
+            text=True, timeout=60, cwd=cmd.dir,
+            env=dict(os.environ, NOVA_AGGREGATES_CONFIG_FILES=cmd.config))
+        self.assertEqual(0, run.returncode, run.stderr)
+        status, listed = json.loads(run.stdout.strip().splitlines()[-1])
+        self.assertEqual(200, status)
+        self.assertEqual(['via-wsgi'],
+                         [a['name'] for a in listed['aggregates']])
+        # It wrote to the configured database, not ./var of the cwd.
+        self.assertFalse(os.path.exists(os.path.join(cmd.dir, 'var')))
