@@ -512,6 +512,39 @@ class AggregateManager:
             context, agg['id'], [states.CHANGING], pending_host=None,
             task_owner=None, task_started_at=None, **values)
 
+    def reform_pool(self, context, aggregate_id):
+        """Form again, host by host, the pool the database records for a
+        pool aggregate whose hypervisors lost it (reinstalled hosts; the
+        embedded simulator, which starts empty).  The recorded master joins
+        first.  A failure leaves the aggregate in ``error`` like any add."""
+        hosts = self._forget_pool(context, aggregate_id)
+        for host in hosts:
+            self.add_host(context, aggregate_id, host)
+        return self.get_aggregate(context, aggregate_id)
+
+    @db.transaction
+    def _forget_pool(self, context, aggregate_id):
+        agg = db.lock_aggregate(context, aggregate_id)
+        if agg['operational_state'] == states.CHANGING:
+            raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
+        if not _is_pool(agg):
+            raise exception.Invalid(reason='aggregate %s is not a pool '
+                                    'aggregate' % aggregate_id)
+        master = agg['metadata'].get(states.MASTER)
+        hosts = list(agg['hosts'])
+        if master in hosts:
+            hosts.remove(master)
+            hosts.insert(0, master)
+        for host in hosts:
+            db.aggregate_host_remove(context, aggregate_id, host)
+        db.aggregate_metadata_update(
+            context, aggregate_id, remove_keys=[
+                k for k in agg['metadata']
+                if k == states.MASTER or k.startswith(self._reserved_prefixes)])
+        db.aggregate_update(context, aggregate_id,
+                            operational_state=states.CREATED, last_error=None)
+        return hosts
+
     # -- compute hosts --------------------------------------------------------
 
     def list_compute_hosts(self, context):

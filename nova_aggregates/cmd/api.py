@@ -52,14 +52,17 @@ def start_embedded_simulator(conf):
             host.name, zone, host.url), flush=True)
     print('simulator control at %s (GET pools, hosts; see '
           'doc/simulator.md)' % fleet.control_url, flush=True)
-    # The simulator keeps no state across restarts; the database does.
-    formed = [agg['name'] for agg in manager.list_aggregates(ctx)
-              if agg['hosts'] and agg['metadata'].get('master_compute')]
-    if formed:
-        print('warning: the simulated hosts start standalone, so pool '
-              'aggregates of an earlier run (%s) are not pools on them; '
-              'start from an empty database for a consistent setup'
-              % ', '.join(formed), flush=True)
+    # The simulator keeps no state across restarts; the database does: form
+    # the pools of an earlier run again on the fresh hosts.
+    for agg in manager.list_aggregates(ctx):
+        if agg['hosts'] and agg['metadata'].get('hypervisor_pool') == 'true':
+            try:
+                manager.reform_pool(ctx, agg['id'])
+                print('re-formed the pool of aggregate %s on the simulated '
+                      'hosts' % agg['name'], flush=True)
+            except Exception as exc:  # noqa: B902 - start serving anyway
+                print('warning: cannot re-form the pool of aggregate %s: %s'
+                      % (agg['name'], exc), flush=True)
     return fleet
 
 

@@ -15,6 +15,7 @@ import fixtures
 import testtools
 import XenAPI
 
+from nova_aggregates import exception
 from tests.functional import pool_fixtures
 
 POOL_FLAG = {'hypervisor_pool': 'true'}
@@ -585,3 +586,40 @@ class InFlightTest(PoolTestCase):
         worker.join(10)
         self.assertEqual(200, result['response'].status_int)
         self.assertEqual('rack1', self.assertAgrees(agg_id, 'active')['name'])
+
+
+class ReformPoolTest(PoolTestCase):
+    """Hypervisors that lost their pools (reinstalled hosts; the embedded
+    simulator after a restart) get them back from the database."""
+
+    def test_reform_on_fresh_hypervisors(self):
+        agg_id = self.create_pool('rack1', ['xenhost2', 'xenhost1',
+                                            'xenhost3'])
+        self.assertAgrees(agg_id, 'active')
+        old_uuids = {h: self.uuid(h) for h in ('xenhost1', 'xenhost2')}
+        # A new fleet: same host names, all standalone, new uuids and URLs.
+        self.fleet = self.useFixture(pool_fixtures.FleetFixture()).fleet
+        manager = self.env.api.services.aggregates
+        ctx = self.env.api.context
+        for host in self.fleet.hosts:
+            manager.update_compute_host(ctx, host.name,
+                                        hypervisor_url=host.url)
+        self.assertStandalone('xenhost1', 'xenhost2', 'xenhost3')
+
+        agg = manager.reform_pool(ctx, agg_id)
+
+        self.assertEqual('active', agg['operational_state'])
+        self.assertEqual(['xenhost2', 'xenhost1', 'xenhost3'], agg['hosts'])
+        agg = self.assertAgrees(agg_id, 'active')
+        # The recorded master formed the pool again; uuids are the new ones.
+        self.assertEqual('xenhost2', agg['metadata']['master_compute'])
+        self.assertNotEqual(old_uuids['xenhost1'],
+                            agg['metadata']['xenapi_host_uuid:xenhost1'])
+        self.assertStandalone('xenhost4')
+
+    def test_reform_refuses_logical_aggregates(self):
+        agg = self.call('POST', '/v2.1/os-aggregates',
+                        {'aggregate': {'name': 'plain'}})['aggregate']
+        self.assertRaises(exception.Invalid,
+                          self.env.api.services.aggregates.reform_pool,
+                          self.env.api.context, agg['id'])
