@@ -128,7 +128,9 @@ class APIServerFixture(fixtures.Fixture):
             self.proc = subprocess.Popen(
                 [os.path.join(BIN, 'nova-aggregates-api'), '--config-file',
                  self.config], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=self.dir)
+                stdin=subprocess.DEVNULL, cwd=self.dir,
+                # Its own process group: cleanup reaches the workers too.
+                start_new_session=True)
         finally:
             log.close()
         url = 'http://127.0.0.1:%d/' % self.port
@@ -148,14 +150,20 @@ class APIServerFixture(fixtures.Fixture):
                           % (START_TIMEOUT, self.output()))
 
     def _stop(self):
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGINT)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
         try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+            # Whatever of the group outlived the master (a worker).
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def output(self):
         """Everything the server logged so far (for failure messages)."""

@@ -98,7 +98,8 @@ class TestAPIServer(testtools.TestCase):
         self.addCleanup(self.log.close)
         self.proc = subprocess.Popen(
             [os.path.join(BIN, 'nova-aggregates-api'), '--config-file',
-             self.cmd.config], stdout=self.log, stderr=subprocess.STDOUT)
+             self.cmd.config], stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
         self.addCleanup(self._stop)
         self.base = 'http://127.0.0.1:%d' % self.cmd.port
         deadline = time.monotonic() + 30
@@ -115,6 +116,11 @@ class TestAPIServer(testtools.TestCase):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        try:
+            # Workers that outlived their master.
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def _output(self):
         self.log.flush()
