@@ -1,6 +1,7 @@
 """``nova-aggregates-xenserver-sim``: run a simulated XenServer fleet until signalled.
 
-Prints one ``host <name> <url> <uuid>`` line per host, ``control <url>``, (with --tls)
+Prints one ``host <name> <url> <uuid>`` line per host, ``control <url>``,
+``credentials <username> <password>`` (every host's login), (with --tls)
 ``ca <path>``, (with --show-pools) one ``pool ...`` line per pool, then ``ready``;
 serves until SIGTERM or SIGINT and exits 0.
 """
@@ -78,6 +79,7 @@ def main(argv=None):
         for host in fleet.hosts:
             print("host %s %s %s" % (host.name, host.url, host.uuid), flush=True)
         print("control %s" % fleet.control_url, flush=True)
+        print("credentials %s %s" % (args.username, args.password), flush=True)
         if args.tls:
             print("ca %s" % fleet.ca_file, flush=True)
         shown = _pool_lines(fleet) if args.show_pools else None

@@ -52,13 +52,14 @@ class TestCommand(testtools.TestCase):
     def test_prints_hosts_then_serves_until_sigterm(self):
         proc, lines = self.start("--hosts", "2", "--password", "pw", "--show-pools")
         seen = self.read_until_ready(lines)
-        self.assertEqual(["host", "host", "control", "pool", "pool"],
+        self.assertEqual(["host", "host", "control", "credentials", "pool", "pool"],
                          [line.split()[0] for line in seen])
+        self.assertEqual("credentials root pw", seen[3])
         name, url, uuid = seen[0].split()[1:]
         self.assertEqual("xenhost1", name)
         self.assertTrue(url.startswith("http://127.0.0.11:"))
         self.assertTrue(seen[2].split()[1].startswith("http://127.0.0.1:"))
-        self.assertIn("master=xenhost2 members=xenhost2", seen[4])
+        self.assertIn("master=xenhost2 members=xenhost2", seen[5])
 
         session = XenAPI.Session(url)
         self.addCleanup(session("close"))
@@ -96,7 +97,8 @@ class TestCommand(testtools.TestCase):
         proc, lines = self.start("--hosts", "2", "--no-distinct-addresses", "--tls",
                                  "--port", str(port))
         seen = self.read_until_ready(lines)
-        self.assertEqual(["host", "host", "control", "ca"], [line.split()[0] for line in seen])
+        self.assertEqual(["host", "host", "control", "credentials", "ca"],
+                         [line.split()[0] for line in seen])
         self.assertEqual(["https://127.0.0.1:%d/" % port, "https://127.0.0.1:%d/" % (port + 1)],
                          [line.split()[2] for line in seen[:2]])
         session = XenAPI.Session(seen[1].split()[2], ignore_ssl=True)
