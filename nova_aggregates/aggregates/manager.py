@@ -257,15 +257,10 @@ class AggregateManager:
     # -- membership -----------------------------------------------------------
 
     def add_host(self, context, aggregate_id, host):
-        agg, pool, previous_state = self._add_host_begin(
+        agg, pool, compute_host, previous_state = self._add_host_begin(
             context, aggregate_id, host)
         if pool is None:
             return self._present(agg)
-        compute_host = pool.member(host)
-        pool = virt_driver.Pool(
-            aggregate_id=pool.aggregate_id, name=pool.name,
-            members=tuple(m for m in pool.members if m.name != host),
-            master=pool.master, metadata=pool.metadata)
         try:
             change = self.driver.add_to_pool(pool, compute_host)
         except exception.AggregatesException as exc:
@@ -278,7 +273,7 @@ class AggregateManager:
     @db.transaction
     def _add_host_begin(self, context, aggregate_id, host):
         agg = db.lock_aggregate(context, aggregate_id)
-        db.lock_hosts(context, [host])
+        host_row = db.lock_hosts(context, [host])[host]
         if host in agg['hosts']:
             raise exception.AggregateHostExists(aggregate_id=aggregate_id,
                                                 host=host)
@@ -293,10 +288,12 @@ class AggregateManager:
                                     operational_state=states.ACTIVE,
                                     updated_at=agg['updated_at'])
                 agg['operational_state'] = states.ACTIVE
-            return agg, None, None
+            return agg, None, None, None
         self._begin_pool_operation(context, agg, host)
-        pool = self._pool(context, agg, extra_host=host)
-        return agg, pool, agg['operational_state']
+        candidate = virt_driver.ComputeHost(
+            name=host, hypervisor_url=host_row['hypervisor_url'])
+        return agg, self._pool(context, agg), candidate, \
+            agg['operational_state']
 
     @db.transaction
     def _add_host_end(self, context, aggregate_id, host, change):
