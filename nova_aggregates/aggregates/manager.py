@@ -464,7 +464,13 @@ class AggregateManager:
         for agg in db.aggregate_get_by_state(context, states.CHANGING):
             if not self._owner_is_gone(agg, now, stale_after):
                 continue
-            pool = self._pool(context, agg, extra_host=agg['pending_host'])
+            try:
+                pool = self._pool(context, agg,
+                                  extra_host=agg['pending_host'])
+            except exception.ComputeHostNotFound:
+                # The host being added was unregistered meanwhile: it cannot
+                # be a member the database should record.
+                pool = self._pool(context, agg)
             try:
                 real = self.driver.get_pool_state(pool)
             except exception.AggregatesException as exc:
