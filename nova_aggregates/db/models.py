@@ -59,6 +59,8 @@ class Aggregate(Base):
     __table_args__ = (
         sa.UniqueConstraint('name', name='uniq_aggregates0name'),
         sa.UniqueConstraint('uuid', name='uniq_aggregates0uuid'),
+        # add_host asks which pool is adding a host right now.
+        sa.Index('aggregates_pending_host_idx', 'pending_host'),
         # Ids of deleted aggregates are never handed out again.
         dict(_TABLE_ARGS, sqlite_autoincrement=True),
     )
