@@ -92,24 +92,36 @@ class DatabaseFixture(fixtures.Fixture):
 
     def count_statements(self):
         """A context manager counting the SQL statements run inside it."""
-        return _StatementCounter(self.engine)
+        return StatementCounter(self.engine)
 
 
-class _StatementCounter:
-    def __init__(self, engine):
+_TRANSACTION_CONTROL = frozenset(('BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT',
+                                  'RELEASE'))
+
+
+class StatementCounter:
+    """``with StatementCounter(engine) as c: ...``; then ``c.count``.
+
+    ``queries_only`` leaves out transaction control (SQLite's explicit
+    BEGIN), so counts compare across backends.
+    """
+
+    def __init__(self, engine, queries_only=False):
         self.engine = engine
+        self.queries_only = queries_only
         self.statements = []
 
     def _count(self, conn, cursor, statement, *args):
+        if self.queries_only and \
+                statement.split(None, 1)[0].upper() in _TRANSACTION_CONTROL:
+            return
         self.statements.append(statement)
 
     def __enter__(self):
-        import sqlalchemy as sa
         sa.event.listen(self.engine, 'before_cursor_execute', self._count)
         return self
 
     def __exit__(self, *exc):
-        import sqlalchemy as sa
         sa.event.remove(self.engine, 'before_cursor_execute', self._count)
 
     @property

@@ -214,31 +214,5 @@ class ServiceDatabaseMixin:
 
     def count_statements(self):
         """Counts the statements the service's current engine runs."""
-        return StatementCounter(db_api.get_engine())
-
-
-_NOT_QUERIES = frozenset(('BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT', 'RELEASE'))
-
-
-class StatementCounter:
-    """``with StatementCounter(engine) as c: ...``; then ``c.count``."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.statements = []
-
-    def _count(self, conn, cursor, statement, *args):
-        # Transaction control (SQLite's explicit BEGIN) is not a query.
-        if statement.split(None, 1)[0].upper() not in _NOT_QUERIES:
-            self.statements.append(statement)
-
-    def __enter__(self):
-        sa.event.listen(self.engine, 'before_cursor_execute', self._count)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, 'before_cursor_execute', self._count)
-
-    @property
-    def count(self):
-        return len(self.statements)
+        return na_fixtures.StatementCounter(db_api.get_engine(),
+                                            queries_only=True)
