@@ -136,8 +136,7 @@ class APIRouter:
             return False
         if fmt is not None:
             return fmt == 'xml'
-        accept = req.headers.get('Accept', '')
-        return 'xml' in accept and 'json' not in accept
+        return wsgi.accepts_xml(req)
 
     def _version_document(self, req):
         if req.method not in ('GET', 'HEAD'):

@@ -51,6 +51,11 @@ def wants_xml(req):
         return False
     if req.path_info.endswith(('.xml', '.json')):
         return req.path_info.endswith('.xml')
+    return accepts_xml(req)
+
+
+def accepts_xml(req):
+    """The Accept header names XML and not JSON."""
     accept = req.headers.get('Accept', '')
     return 'xml' in accept and 'json' not in accept
 
