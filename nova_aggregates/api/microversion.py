@@ -37,7 +37,12 @@ def _requested(headers):
 
 
 def parse(headers):
-    """Return the version tuple, or raise faults.APIError (400/406)."""
+    """Return the version tuple, or raise faults.APIError (400/406).
+
+    A 406 echoes the version that was asked for (well formed, out of
+    range); a 400 echoes none: no response names a version it did not
+    serve.
+    """
     text = _requested(headers)
     if text is None:
         return MIN_VERSION
@@ -55,7 +60,8 @@ def parse(headers):
             406, 'Version %s is not supported by the API. Minimum is %s and '
                  'maximum is %s.' % (to_string(version),
                                      to_string(MIN_VERSION),
-                                     to_string(MAX_VERSION)))
+                                     to_string(MAX_VERSION)),
+            headers=dict(echo_headers(version)))
     return version
 
 
@@ -84,8 +90,8 @@ class MicroversionMiddleware:
         try:
             version = parse(webob.headers.EnvironHeaders(environ))
         except faults.APIError as exc:
-            response = echo(faults.fault_response(exc.status, exc.message),
-                            MIN_VERSION)
+            response = faults.fault_response(exc.status, exc.message,
+                                             headers=exc.headers)
             return response(environ, start_response)
         environ[wsgi.ENVIRON_VERSION] = version
         headers = echo_headers(version)

@@ -117,7 +117,7 @@ class APIRouter:
         # run: our v2.1 resources then negotiate the version themselves.
         negotiate = self.surface == V21 and \
             wsgi.ENVIRON_VERSION not in req.environ
-        version = microversion.MIN_VERSION
+        version = None
         try:
             if negotiate:
                 version = microversion.parse(req.headers)
@@ -127,7 +127,9 @@ class APIRouter:
             response = faults.response_for_exception(exc, req.wants_xml)
             if response is None:
                 raise
-        if negotiate:
+        # A request whose version header was refused carries the fault's
+        # own headers (the version asked for, or none).
+        if version is not None:
             microversion.echo(response, version)
         return response
 

@@ -342,6 +342,8 @@ class TestExtensionMiddlewareV21(ExtensionMiddlewareTests, base.APITestCase):
         too_new = self.call('GET', '/os-aggregates',
                             headers={'OpenStack-API-Version': 'compute 2.99'})
         self.assertFault(too_new, 406, 'notAcceptable', '2.99')
+        self.assertEqual('compute 2.99',
+                         too_new.headers['OpenStack-API-Version'])
         servers = self.call('GET', '/servers',
                             headers={'OpenStack-API-Version': 'compute 2.99'})
         self.assertEqual(202, servers.status_int)
