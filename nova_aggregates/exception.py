@@ -117,6 +117,11 @@ class ComputeHostExists(Conflict):
     msg_fmt = 'Compute host %(host)s is already registered.'
 
 
+class InvalidHypervisorURL(Invalid):
+    msg_fmt = ('Hypervisor URL %(url)s is not valid: %(reason)s. Give an '
+               'http:// or https:// URL, e.g. https://10.0.0.5/.')
+
+
 class ComputeHostInUse(Conflict):
     msg_fmt = ('Compute host %(host)s is in aggregates %(aggregates)s; remove '
                'it from them first.')

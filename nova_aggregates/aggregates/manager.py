@@ -20,6 +20,7 @@ import datetime
 import logging
 import os
 import socket
+import urllib.parse
 
 from nova_aggregates.aggregates import states
 from nova_aggregates.db import api as db
@@ -569,10 +570,30 @@ class AggregateManager:
 
     def register_compute_host(self, context, name, zone=None,
                               hypervisor_url=None):
+        _check_hypervisor_url(hypervisor_url)
         return db.compute_host_create(context, name, zone, hypervisor_url)
 
     def update_compute_host(self, context, name, **values):
+        _check_hypervisor_url(values.get('hypervisor_url'))
         db.compute_host_update(context, name, **values)
 
     def unregister_compute_host(self, context, name):
         db.compute_host_delete(context, name)
+
+
+def _check_hypervisor_url(url):
+    """XenAPI speaks HTTP(S) only: refuse any other URL up front rather
+    than at the first pool operation."""
+    if url is None:
+        return
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise exception.InvalidHypervisorURL(url=url, reason=str(exc))
+    if parts.scheme not in ('http', 'https'):
+        raise exception.InvalidHypervisorURL(
+            url=url, reason='scheme %r is not http or https'
+            % (parts.scheme or ''))
+    if not parts.hostname:
+        raise exception.InvalidHypervisorURL(url=url, reason='no host')

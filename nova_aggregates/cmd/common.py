@@ -7,7 +7,7 @@ from nova_aggregates import conf as na_conf
 _LOGGING_REGISTERED = False
 
 
-def parse_args(argv, conf=None, description=None):
+def parse_args(argv, conf=None, description=None, usage=None):
     """Parse ``--config-file`` & co. into CONF and set up logging."""
     global _LOGGING_REGISTERED
     conf = conf or na_conf.CONF
@@ -15,6 +15,6 @@ def parse_args(argv, conf=None, description=None):
         logging.register_options(conf)
         _LOGGING_REGISTERED = True
     conf(argv, project='nova-aggregates', description=description,
-         default_config_files=[])
+         usage=usage, default_config_files=[])
     logging.setup(conf, 'nova-aggregates')
     return conf

@@ -1,18 +1,10 @@
-"""nova-aggregates-manage: database and compute host administration.
+"""nova-aggregates-manage: database and compute host administration."""
 
-  nova-aggregates-manage [--config-file F] db sync [--revision R]
-  nova-aggregates-manage [--config-file F] db version
-  nova-aggregates-manage [--config-file F] host add NAME [--zone AZ] \\
-      [--hypervisor-url URL]
-  nova-aggregates-manage [--config-file F] host list
-  nova-aggregates-manage [--config-file F] host remove NAME
-  nova-aggregates-manage [--config-file F] aggregate reconcile \\
-      [--stale-after SECONDS]
-"""
-
+import logging
 import sys
 
 from oslo_config import cfg
+from oslo_db import exception as db_exc
 
 from nova_aggregates.cmd import common
 from nova_aggregates import conf as na_conf
@@ -101,23 +93,55 @@ def _add_parsers(subparsers):
 
 _COMMAND_OPT = cfg.SubCommandOpt('command', title='Commands',
                                  handler=_add_parsers)
+_VERBOSE_OPT = cfg.BoolOpt('verbose', short='v', default=False,
+                           help='Also print the informational log lines of '
+                                'the libraries (e.g. each alembic '
+                                'migration step).')
+
+# argparse prints a usage given to it as it is: one line per command.
+USAGE = """%(prog)s [--config-file F] [--verbose] COMMAND ...
+
+  %(prog)s db sync [--revision R]
+  %(prog)s db version
+  %(prog)s host add NAME [--zone AZ] [--hypervisor-url URL]
+  %(prog)s host list
+  %(prog)s host remove NAME
+  %(prog)s aggregate reconcile [--stale-after SECONDS]
+
+examples:
+  %(prog)s --config-file /etc/nova-aggregates/nova-aggregates.conf db sync
+  %(prog)s host add xen1 --zone az1 --hypervisor-url https://10.0.0.5/
+  %(prog)s aggregate reconcile --stale-after 600"""
+
+
+def _quiet_libraries(conf):
+    """Only warnings from the libraries unless --verbose or --debug: an
+    operator running ``db sync`` wants its answer, not alembic's steps."""
+    if not (conf.verbose or conf.debug):
+        for name in ('alembic', 'oslo_db'):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main(argv=None):
     conf = na_conf.CONF
     if 'command' not in conf:
-        conf.register_cli_opt(_COMMAND_OPT)
+        conf.register_cli_opts([_COMMAND_OPT, _VERBOSE_OPT])
     common.parse_args(sys.argv[1:] if argv is None else argv, conf,
-                      description=__doc__)
+                      description=__doc__, usage=USAGE)
+    _quiet_libraries(conf)
     func = getattr(conf.command, 'func', None)
     if func is None:
-        print(__doc__)
+        print('usage: ' + USAGE % {'prog': 'nova-aggregates-manage'})
         return 2
     try:
         db_api.configure(conf)
         func(conf)
     except exception.AggregatesException as exc:
         print('Error: %s' % exc, file=sys.stderr)
+        return 1
+    except db_exc.DBError as exc:
+        print('Error: the database at [database] connection cannot be '
+              'used: %s' % str(exc).split('\n', 1)[0], file=sys.stderr)
         return 1
     finally:
         service.reset()

@@ -77,6 +77,56 @@ class TestManage(testtools.TestCase):
         self.assertEqual(1, missing.returncode)
         self.assertIn('could not be found', missing.stderr)
 
+    def test_hypervisor_urls_must_be_http_or_https(self):
+        for url, reason in (('ftp://x/', "scheme 'ftp'"),
+                            ('file:///etc/passwd', "scheme 'file'"),
+                            ('xen1', "scheme ''"),
+                            ('https:///', 'no host'),
+                            ('http://x:99999/', 'Port out of range')):
+            result = self.cmd.manage('host', 'add', 'node1',
+                                     '--hypervisor-url', url)
+            self.assertEqual(1, result.returncode, url)
+            self.assertIn('Hypervisor URL %s is not valid' % url,
+                          result.stderr)
+            self.assertIn(reason, result.stderr)
+            self.assertNotIn('Traceback', result.stderr)
+        self.assertNotIn('node1', self.cmd.manage('host', 'list').stdout)
+        for url in ('http://10.0.0.5/', 'https://xen1.example:443/'):
+            result = self.cmd.manage('host', 'add', url.split('/')[2],
+                                     '--hypervisor-url', url)
+            self.assertEqual(0, result.returncode, result.stderr)
+
+    def test_help_lists_one_command_per_line(self):
+        result = subprocess.run(
+            [os.path.join(BIN, 'nova-aggregates-manage'), '--help'],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(0, result.returncode)
+        lines = result.stdout.splitlines()
+        for command in ('db sync [--revision R]', 'db version',
+                        'host add NAME [--zone AZ] [--hypervisor-url URL]',
+                        'host list', 'host remove NAME',
+                        'aggregate reconcile [--stale-after SECONDS]'):
+            self.assertIn('  nova-aggregates-manage ' + command, lines)
+        self.assertIn('examples:', lines)
+
+    def test_db_commands_are_quiet_unless_verbose(self):
+        for command in (('db', 'sync'), ('db', 'version')):
+            result = self.cmd.manage(*command)
+            self.assertEqual(0, result.returncode, result.stderr)
+            self.assertNotIn('alembic', result.stdout + result.stderr)
+        verbose = self.cmd.manage('--verbose', 'db', 'version')
+        self.assertIn('alembic.runtime.migration',
+                      verbose.stdout + verbose.stderr)
+
+    def test_unusable_database_is_a_clear_error(self):
+        broken = self.useFixture(CommandFixture(database={
+            'connection': 'sqlite:////nonexistent-dir/db.sqlite'}))
+        result = broken.manage('db', 'version')
+        self.assertEqual(1, result.returncode)
+        self.assertIn('the database at [database] connection cannot be used',
+                      result.stderr)
+        self.assertNotIn('Traceback', result.stderr)
+
     def test_db_sync_is_idempotent(self):
         result = self.cmd.manage('db', 'sync')
         self.assertEqual(0, result.returncode, result.stderr)
