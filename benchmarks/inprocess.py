@@ -188,7 +188,7 @@ def sql_per_request_scaling(tmpdir, sizes, lists, sample, seed=1):
 def sql_per_pool_request(tmpdir, shapes, seed=1):
     """The same for pool operations (xenapi driver, an in-process
     simulator fleet), for each (pools, hosts per pool) of ``shapes``."""
-    from nova_aggregates.virt.xenapi.simulator import Fleet
+    from nova_aggregates.xenserver_sim import Fleet
 
     result = {}
     for n_pools, per_pool in shapes:

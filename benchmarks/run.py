@@ -279,7 +279,7 @@ class Bench:
             self._xenapi_error = None
             try:
                 import nova_aggregates.virt.xenapi.driver  # noqa: F401
-                import nova_aggregates.virt.xenapi.simulator  # noqa: F401
+                import nova_aggregates.xenserver_sim  # noqa: F401
             except ImportError as exc:
                 self._xenapi_error = str(exc)
         return self._xenapi_error is None

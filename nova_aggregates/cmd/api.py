@@ -29,7 +29,7 @@ def load_app(conf):
 def start_embedded_simulator(conf):
     """Development only: a bundled XenServer simulator whose hosts are
     registered as compute hosts (two per availability zone)."""
-    from nova_aggregates.virt.xenapi.simulator import Fleet
+    from nova_aggregates.xenserver_sim import Fleet
 
     opts = conf.xenapi
     fleet = Fleet(hosts=opts.embedded_simulator_hosts,

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from nova_aggregates.virt.xenapi.simulator import Fleet
+from nova_aggregates.xenserver_sim import Fleet
 
 POOL_POLL_INTERVAL = 0.2
 

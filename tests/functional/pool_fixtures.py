@@ -22,7 +22,7 @@ import fixtures
 from nova_aggregates import conf as na_conf
 from nova_aggregates import context
 from nova_aggregates.db import api as db_api
-from nova_aggregates.virt.xenapi.simulator import Fleet
+from nova_aggregates.xenserver_sim import Fleet
 from tests import fixtures as na_fixtures
 
 PASSWORD = 'secret'

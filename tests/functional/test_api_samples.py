@@ -53,7 +53,7 @@ from defusedxml import minidom as safe_minidom
 import fixtures
 import testtools
 
-from nova_aggregates.virt.xenapi.simulator import Fleet
+from nova_aggregates.xenserver_sim import Fleet
 from tests import base
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(

@@ -21,7 +21,7 @@ from nova_aggregates import context
 from nova_aggregates.db import api as db_api
 from nova_aggregates.db import migration
 from nova_aggregates import service
-from nova_aggregates.virt.xenapi.simulator import Fleet
+from nova_aggregates.xenserver_sim import Fleet
 from tests.functional import backends
 from tests.functional.backends import servers
 

@@ -12,7 +12,7 @@ import testtools
 from nova_aggregates import conf as na_conf
 from nova_aggregates import exception
 from nova_aggregates.virt.xenapi import session as xsession
-from nova_aggregates.virt.xenapi.simulator import Fleet
+from nova_aggregates.xenserver_sim import Fleet
 
 PASSWORD = 'secret'
 

@@ -7,7 +7,7 @@ import fixtures
 import testtools
 import XenAPI
 
-from nova_aggregates.virt.xenapi.simulator import Fleet
+from nova_aggregates.xenserver_sim import Fleet
 
 USER = "root"
 PASSWORD = "secret"

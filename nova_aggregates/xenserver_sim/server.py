@@ -14,8 +14,8 @@ import ssl
 import threading
 import xmlrpc.client
 
-from nova_aggregates.virt.xenapi.simulator import faults as faultlib
-from nova_aggregates.virt.xenapi.simulator.xapi import Reply
+from nova_aggregates.xenserver_sim import faults as faultlib
+from nova_aggregates.xenserver_sim.xapi import Reply
 
 LOG = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import logging
 import time
 import xmlrpc.client
 
-from nova_aggregates.virt.xenapi.simulator import faults as faultlib
-from nova_aggregates.virt.xenapi.simulator import model
-from nova_aggregates.virt.xenapi.simulator.model import NULL_REF
-from nova_aggregates.virt.xenapi.simulator.model import XapiError
+from nova_aggregates.xenserver_sim import faults as faultlib
+from nova_aggregates.xenserver_sim import model
+from nova_aggregates.xenserver_sim.model import NULL_REF
+from nova_aggregates.xenserver_sim.model import XapiError
 
 LOG = logging.getLogger(__name__)
 

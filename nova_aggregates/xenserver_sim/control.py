@@ -26,7 +26,7 @@ accident.  Routes (all bodies and answers are JSON):
 import json
 import logging
 
-from nova_aggregates.virt.xenapi.simulator import server
+from nova_aggregates.xenserver_sim import server
 
 LOG = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ import ssl
 import tempfile
 import threading
 
-from nova_aggregates.virt.xenapi.simulator import control
-from nova_aggregates.virt.xenapi.simulator import faults as faultlib
-from nova_aggregates.virt.xenapi.simulator import model
-from nova_aggregates.virt.xenapi.simulator import server
-from nova_aggregates.virt.xenapi.simulator import tls as tlslib
-from nova_aggregates.virt.xenapi.simulator import xapi
+from nova_aggregates.xenserver_sim import control
+from nova_aggregates.xenserver_sim import faults as faultlib
+from nova_aggregates.xenserver_sim import model
+from nova_aggregates.xenserver_sim import server
+from nova_aggregates.xenserver_sim import tls as tlslib
+from nova_aggregates.xenserver_sim import xapi
 
 LOG = logging.getLogger(__name__)
 
