@@ -13,7 +13,7 @@ import XenAPI
 
 from nova_aggregates.cmd import simulator as cmd
 
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 3))
 
 
 class TestCommand(testtools.TestCase):

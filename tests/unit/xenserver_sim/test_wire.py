@@ -6,7 +6,7 @@ import xmlrpc.client
 
 import XenAPI
 
-from tests.unit.virt.xenapi.simulator import base
+from tests.unit.xenserver_sim import base
 
 
 class TestSessions(base.SimulatorTestCase):

@@ -3,7 +3,7 @@
 import ssl
 import xmlrpc.client
 
-from tests.unit.virt.xenapi.simulator import base
+from tests.unit.xenserver_sim import base
 
 
 class TestTLS(base.SimulatorTestCase):

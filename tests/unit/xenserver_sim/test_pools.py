@@ -5,7 +5,7 @@ import xmlrpc.client
 
 import XenAPI
 
-from tests.unit.virt.xenapi.simulator import base
+from tests.unit.xenserver_sim import base
 
 
 def parse_task_result(text):

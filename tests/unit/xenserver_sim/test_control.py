@@ -6,7 +6,7 @@ import urllib.request
 
 import XenAPI
 
-from tests.unit.virt.xenapi.simulator import base
+from tests.unit.xenserver_sim import base
 
 
 class TestControlEndpoint(base.SimulatorTestCase):
