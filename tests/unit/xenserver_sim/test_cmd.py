@@ -11,7 +11,7 @@ import threading
 import testtools
 import XenAPI
 
-from nova_aggregates.cmd import simulator as cmd
+from nova_aggregates.xenserver_sim import cli
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 3))
 
@@ -20,7 +20,7 @@ class TestCommand(testtools.TestCase):
 
     def start(self, *args):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nova_aggregates.cmd.simulator"] + list(args),
+            [sys.executable, "-m", "nova_aggregates.xenserver_sim"] + list(args),
             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(self._reap, proc)
         lines = queue.Queue()
@@ -110,7 +110,7 @@ class TestCommand(testtools.TestCase):
         self.assertEqual(0, proc.wait(timeout=10))
 
     def test_parser_defaults(self):
-        args = cmd.build_parser().parse_args([])
+        args = cli.build_parser().parse_args([])
         self.assertEqual((4, "root", "secret", False, 0, "127.0.0.1", True),
                          (args.hosts, args.username, args.password, args.tls, args.port,
                           args.bind_address, args.distinct_addresses))
