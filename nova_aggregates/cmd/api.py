@@ -16,6 +16,7 @@ from paste import deploy
 from nova_aggregates.cmd import common
 from nova_aggregates import context
 from nova_aggregates.db import api as db_api
+from nova_aggregates import devserver
 from nova_aggregates import service
 
 LOG = logging.getLogger(__name__)
@@ -24,46 +25,6 @@ LOG = logging.getLogger(__name__)
 def load_app(conf):
     return deploy.loadapp('config:' + os.path.abspath(
         conf.api.api_paste_config), name='osapi_compute')
-
-
-def start_embedded_simulator(conf):
-    """Development only: a bundled XenServer simulator whose hosts are
-    registered as compute hosts (two per availability zone)."""
-    from nova_aggregates.xenserver_sim import Fleet
-
-    opts = conf.xenapi
-    fleet = Fleet(hosts=opts.embedded_simulator_hosts,
-                  username=opts.connection_username,
-                  password=opts.embedded_simulator_password,
-                  port=opts.embedded_simulator_port,
-                  control_port=opts.embedded_simulator_control_port)
-    fleet.start()
-    manager = service.get_services(conf).aggregates
-    ctx = context.get_admin_context()
-    registered = {h['name'] for h in manager.list_compute_hosts(ctx)}
-    for number, host in enumerate(fleet.hosts):
-        zone = 'az%d' % (number // 2 + 1)
-        if host.name in registered:
-            manager.update_compute_host(ctx, host.name,
-                                        hypervisor_url=host.url)
-        else:
-            manager.register_compute_host(ctx, host.name, zone, host.url)
-        print('simulated XenServer host %s (%s) at %s' % (
-            host.name, zone, host.url), flush=True)
-    print('simulator control at %s (GET pools, hosts; see '
-          'doc/simulator.md)' % fleet.control_url, flush=True)
-    # The simulator keeps no state across restarts; the database does: form
-    # the pools of an earlier run again on the fresh hosts.
-    for agg in manager.list_aggregates(ctx):
-        if agg['hosts'] and agg['metadata'].get('hypervisor_pool') == 'true':
-            try:
-                manager.reform_pool(ctx, agg['id'])
-                print('re-formed the pool of aggregate %s on the simulated '
-                      'hosts' % agg['name'], flush=True)
-            except Exception as exc:  # noqa: B902 - start serving anyway
-                print('warning: cannot re-form the pool of aggregate %s: %s'
-                      % (agg['name'], exc), flush=True)
-    return fleet
 
 
 def reconcile(conf):
@@ -114,9 +75,8 @@ def _post_fork(server, worker):
 def main(argv=None):
     conf = common.parse_args(sys.argv[1:] if argv is None else argv,
                              description=__doc__)
-    fleet = None
-    if conf.xenapi.embedded_simulator_hosts:
-        fleet = start_embedded_simulator(conf)
+    # Development only (make serve): None unless configured.
+    fleet = devserver.start_embedded_simulator(conf)
     reconcile(conf)
     # Nothing opened in this process may leak into the workers.
     service.reset()
