@@ -22,7 +22,7 @@ import os
 import socket
 import urllib.parse
 
-from nova_aggregates.aggregates import states
+from nova_aggregates import constants
 from nova_aggregates.db import api as db
 from nova_aggregates import exception
 from nova_aggregates.virt import driver as virt_driver
@@ -55,7 +55,7 @@ def _process_runs(pid):
 
 
 def _is_pool(agg):
-    return agg['metadata'].get(states.POOL_FLAG) == states.POOL_FLAG_VALUE
+    return agg['metadata'].get(constants.POOL_FLAG) == constants.POOL_FLAG_VALUE
 
 
 class AggregateManager:
@@ -64,7 +64,7 @@ class AggregateManager:
         self.conf = conf
         self.driver = driver if driver is not None else \
             virt_driver.load_driver(conf)
-        self._reserved_prefixes = tuple(states.RESERVED_PREFIXES) + tuple(
+        self._reserved_prefixes = tuple(constants.RESERVED_PREFIXES) + tuple(
             self.driver.reserved_metadata_prefixes)
 
     # -- presentation -------------------------------------------------------
@@ -75,14 +75,14 @@ class AggregateManager:
         visible in metadata; internal task columns are not."""
         metadata = dict(agg['metadata'])
         if _is_pool(agg):
-            metadata[states.STATE_KEY] = agg['operational_state']
+            metadata[constants.STATE_KEY] = agg['operational_state']
             if agg['last_error']:
-                metadata[states.LAST_ERROR] = agg['last_error']
+                metadata[constants.LAST_ERROR] = agg['last_error']
         return {
             'id': agg['id'],
             'uuid': agg['uuid'],
             'name': agg['name'],
-            'availability_zone': agg['metadata'].get(states.AVAILABILITY_ZONE),
+            'availability_zone': agg['metadata'].get(constants.AVAILABILITY_ZONE),
             'operational_state': agg['operational_state'],
             'created_at': agg['created_at'],
             'updated_at': agg['updated_at'],
@@ -103,9 +103,9 @@ class AggregateManager:
     def create_aggregate(self, context, name, availability_zone=None):
         metadata = {}
         if availability_zone is not None:
-            metadata[states.AVAILABILITY_ZONE] = availability_zone
+            metadata[constants.AVAILABILITY_ZONE] = availability_zone
         if self.conf.pool_aggregates_by_default:
-            metadata[states.POOL_FLAG] = states.POOL_FLAG_VALUE
+            metadata[constants.POOL_FLAG] = constants.POOL_FLAG_VALUE
         return self._present(db.aggregate_create(context, name, metadata))
 
     def update_aggregate(self, context, aggregate_id, name=_UNSET,
@@ -126,23 +126,23 @@ class AggregateManager:
         if availability_zone is not _UNSET:
             if not availability_zone:
                 raise exception.InvalidAvailabilityZone()
-            if agg['operational_state'] == states.CHANGING:
+            if agg['operational_state'] == constants.CHANGING:
                 # The joining host would escape the zone check.
                 raise exception.PoolOperationInProgress(
                     aggregate_id=aggregate_id)
             self._check_zone_change(context, agg, availability_zone)
             db.aggregate_metadata_update(
                 context, aggregate_id,
-                {states.AVAILABILITY_ZONE: availability_zone})
-            agg['metadata'][states.AVAILABILITY_ZONE] = availability_zone
+                {constants.AVAILABILITY_ZONE: availability_zone})
+            agg['metadata'][constants.AVAILABILITY_ZONE] = availability_zone
         if name is not _UNSET and name != agg['name']:
-            if _is_pool(agg) and agg['metadata'].get(states.MASTER):
+            if _is_pool(agg) and agg['metadata'].get(constants.MASTER):
                 # A formed pool carries the aggregate's name: renaming is a
                 # pool operation like any other.
                 self._begin_pool_operation(context, agg, None)
                 rename_pool = (agg['name'], agg['operational_state'])
             elif _is_pool(agg) and \
-                    agg['operational_state'] == states.CHANGING:
+                    agg['operational_state'] == constants.CHANGING:
                 # The first host is joining and the pool is being named
                 # after the current name.
                 raise exception.PoolOperationInProgress(
@@ -166,14 +166,14 @@ class AggregateManager:
     @db.transaction
     def _finish(self, context, aggregate_id, new_state):
         db.aggregate_compare_and_set_state(
-            context, aggregate_id, [states.CHANGING],
+            context, aggregate_id, [constants.CHANGING],
             operational_state=new_state, pending_host=None, task_owner=None,
             task_started_at=None)
 
     @db.transaction
     def delete_aggregate(self, context, aggregate_id):
         agg = db.lock_aggregate(context, aggregate_id)
-        if agg['operational_state'] == states.CHANGING:
+        if agg['operational_state'] == constants.CHANGING:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
         if agg['hosts']:
             raise exception.AggregateNotEmpty(aggregate_id=aggregate_id,
@@ -183,7 +183,7 @@ class AggregateManager:
     # -- metadata -----------------------------------------------------------
 
     def _is_reserved(self, key):
-        return key in states.RESERVED_KEYS or key.startswith(
+        return key in constants.RESERVED_KEYS or key.startswith(
             self._reserved_prefixes)
 
     @db.transaction
@@ -192,20 +192,20 @@ class AggregateManager:
         for key in sorted(metadata):
             if self._is_reserved(key):
                 raise exception.ReservedMetadataKey(key=key)
-        if agg['operational_state'] == states.CHANGING:
+        if agg['operational_state'] == constants.CHANGING:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
-        if states.AVAILABILITY_ZONE in metadata:
-            zone = metadata[states.AVAILABILITY_ZONE]
+        if constants.AVAILABILITY_ZONE in metadata:
+            zone = metadata[constants.AVAILABILITY_ZONE]
             if not zone:
                 raise exception.InvalidAvailabilityZone()
             self._check_zone_change(context, agg, zone)
-        if states.POOL_FLAG in metadata:
-            flag = metadata[states.POOL_FLAG]
-            if flag is not None and flag != states.POOL_FLAG_VALUE:
+        if constants.POOL_FLAG in metadata:
+            flag = metadata[constants.POOL_FLAG]
+            if flag is not None and flag != constants.POOL_FLAG_VALUE:
                 raise exception.Invalid(
                     reason='hypervisor_pool can only be "true" (or null to '
                            'remove it), not %r.' % flag)
-            if flag != agg['metadata'].get(states.POOL_FLAG) and agg['hosts']:
+            if flag != agg['metadata'].get(constants.POOL_FLAG) and agg['hosts']:
                 raise exception.PoolFlagLocked(aggregate_id=aggregate_id)
         to_set = {k: v for k, v in metadata.items() if v is not None}
         to_remove = [k for k, v in metadata.items() if v is None]
@@ -243,7 +243,7 @@ class AggregateManager:
 
     def _check_host_may_join(self, context, agg, host):
         memberships = db.host_aggregates(context, [host])[host]
-        zone = agg['metadata'].get(states.AVAILABILITY_ZONE)
+        zone = agg['metadata'].get(constants.AVAILABILITY_ZONE)
         for other in memberships:
             other_zone = other['availability_zone']
             if zone is not None and other_zone is not None \
@@ -278,17 +278,17 @@ class AggregateManager:
         if host in agg['hosts']:
             raise exception.AggregateHostExists(aggregate_id=aggregate_id,
                                                 host=host)
-        if agg['operational_state'] == states.CHANGING:
+        if agg['operational_state'] == constants.CHANGING:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
         self._check_host_may_join(context, agg, host)
         if not _is_pool(agg):
             db.aggregate_host_add(context, aggregate_id, host)
             agg['hosts'].append(host)
-            if agg['operational_state'] == states.CREATED:
+            if agg['operational_state'] == constants.CREATED:
                 db.aggregate_update(context, aggregate_id,
-                                    operational_state=states.ACTIVE,
+                                    operational_state=constants.ACTIVE,
                                     updated_at=agg['updated_at'])
-                agg['operational_state'] = states.ACTIVE
+                agg['operational_state'] = constants.ACTIVE
             return agg, None, None, None
         self._begin_pool_operation(context, agg, host)
         candidate = virt_driver.ComputeHost(
@@ -304,8 +304,8 @@ class AggregateManager:
                                      change.set_metadata,
                                      change.remove_metadata)
         db.aggregate_compare_and_set_state(
-            context, aggregate_id, [states.CHANGING],
-            operational_state=states.ACTIVE, last_error=None,
+            context, aggregate_id, [constants.CHANGING],
+            operational_state=constants.ACTIVE, last_error=None,
             pending_host=None, task_owner=None, task_started_at=None)
 
     def remove_host(self, context, aggregate_id, host):
@@ -329,14 +329,14 @@ class AggregateManager:
         if host not in agg['hosts']:
             raise exception.AggregateHostNotFound(aggregate_id=aggregate_id,
                                                   host=host)
-        if agg['operational_state'] == states.CHANGING:
+        if agg['operational_state'] == constants.CHANGING:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
         if not _is_pool(agg):
             db.aggregate_host_remove(context, aggregate_id, host)
             agg['hosts'].remove(host)
             return agg, None, None
         others = [h for h in agg['hosts'] if h != host]
-        if agg['metadata'].get(states.MASTER) == host and others:
+        if agg['metadata'].get(constants.MASTER) == host and others:
             raise exception.PoolMasterNotAlone(
                 host=host, aggregate_id=aggregate_id,
                 members=', '.join(others))
@@ -352,8 +352,8 @@ class AggregateManager:
                                      change.remove_metadata)
         remaining = len(agg['hosts']) - 1
         db.aggregate_compare_and_set_state(
-            context, aggregate_id, [states.CHANGING],
-            operational_state=states.ACTIVE if remaining else states.CREATED,
+            context, aggregate_id, [constants.CHANGING],
+            operational_state=constants.ACTIVE if remaining else constants.CREATED,
             last_error=None, pending_host=None, task_owner=None,
             task_started_at=None)
 
@@ -364,8 +364,8 @@ class AggregateManager:
         request, in any process or on any API node, runs a pool operation
         on this aggregate at a time."""
         taken = db.aggregate_compare_and_set_state(
-            context, agg['id'], states.MAY_CHANGE,
-            operational_state=states.CHANGING, pending_host=host,
+            context, agg['id'], constants.MAY_CHANGE,
+            operational_state=constants.CHANGING, pending_host=host,
             task_owner=_task_owner(), task_started_at=db._now())
         if not taken:
             raise exception.PoolOperationInProgress(aggregate_id=agg['id'])
@@ -380,7 +380,7 @@ class AggregateManager:
             members=tuple(virt_driver.ComputeHost(
                 name=n, hypervisor_url=rows[n]['hypervisor_url'])
                 for n in names),
-            master=agg['metadata'].get(states.MASTER),
+            master=agg['metadata'].get(constants.MASTER),
             metadata=dict(agg['metadata']))
 
     def _end_pool_operation_failed(self, context, agg, exc, previous_state,
@@ -429,10 +429,10 @@ class AggregateManager:
             values = {'operational_state': previous_state}
         else:
             code = getattr(exc, 'code', None) or type(exc).__name__
-            values = {'operational_state': states.ERROR,
+            values = {'operational_state': constants.ERROR,
                       'last_error': ('%s: %s' % (code, exc))[:4000]}
         db.aggregate_compare_and_set_state(
-            context, agg['id'], [states.CHANGING], pending_host=None,
+            context, agg['id'], [constants.CHANGING], pending_host=None,
             task_owner=None, task_started_at=None, **values)
 
     def _apply_pool_state(self, context, agg, real):
@@ -449,9 +449,9 @@ class AggregateManager:
                  and k not in real.metadata]
         to_set = dict(real.metadata)
         if real.master:
-            to_set[states.MASTER] = real.master
+            to_set[constants.MASTER] = real.master
         else:
-            stale.append(states.MASTER)
+            stale.append(constants.MASTER)
         db.aggregate_metadata_update(context, agg['id'], to_set, stale)
 
     def reconcile_interrupted(self, context, stale_after=None):
@@ -462,7 +462,7 @@ class AggregateManager:
         """
         repaired = []
         now = db._now()
-        for agg in db.aggregate_get_by_state(context, states.CHANGING):
+        for agg in db.aggregate_get_by_state(context, constants.CHANGING):
             if not self._owner_is_gone(agg, now, stale_after):
                 continue
             try:
@@ -504,16 +504,16 @@ class AggregateManager:
             # maybe a new operation runs: ``real`` is stale.
             return False
         if real is None:
-            values = {'operational_state': states.ERROR,
+            values = {'operational_state': constants.ERROR,
                       'last_error': 'Interrupted pool operation; the pool '
                                     'could not be read to reconcile.'}
         else:
             self._apply_pool_state(context, agg, real)
             values = {'operational_state':
-                      states.ACTIVE if real.members else states.CREATED,
+                      constants.ACTIVE if real.members else constants.CREATED,
                       'last_error': None}
         return db.aggregate_compare_and_set_state(
-            context, agg['id'], [states.CHANGING], pending_host=None,
+            context, agg['id'], [constants.CHANGING], pending_host=None,
             task_owner=None, task_started_at=None, **values)
 
     def reform_pool(self, context, aggregate_id):
@@ -529,12 +529,12 @@ class AggregateManager:
     @db.transaction
     def _forget_pool(self, context, aggregate_id):
         agg = db.lock_aggregate(context, aggregate_id)
-        if agg['operational_state'] == states.CHANGING:
+        if agg['operational_state'] == constants.CHANGING:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
         if not _is_pool(agg):
             raise exception.Invalid(reason='aggregate %s is not a pool '
                                     'aggregate' % aggregate_id)
-        master = agg['metadata'].get(states.MASTER)
+        master = agg['metadata'].get(constants.MASTER)
         hosts = list(agg['hosts'])
         if master in hosts:
             hosts.remove(master)
@@ -544,9 +544,9 @@ class AggregateManager:
         db.aggregate_metadata_update(
             context, aggregate_id, remove_keys=[
                 k for k in agg['metadata']
-                if k == states.MASTER or k.startswith(self._reserved_prefixes)])
+                if k == constants.MASTER or k.startswith(self._reserved_prefixes)])
         db.aggregate_update(context, aggregate_id,
-                            operational_state=states.CREATED, last_error=None)
+                            operational_state=constants.CREATED, last_error=None)
         return hosts
 
     # -- compute hosts --------------------------------------------------------

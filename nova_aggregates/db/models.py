@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy import orm
 
+from nova_aggregates import constants
+
 
 def exact_collation(dialect):
     """The utf8mb4 collation of MySQL/MariaDB that compares exactly:
@@ -68,9 +70,9 @@ class Aggregate(Base):
     id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
     uuid = sa.Column(sa.String(36), nullable=False)
     name = sa.Column(_name(), nullable=False)
-    # created | changing | active | error (see aggregates/states.py)
+    # created | changing | active | error (nova_aggregates/constants.py)
     operational_state = sa.Column(sa.String(16), nullable=False,
-                                  default='created')
+                                  default=constants.CREATED)
     last_error = sa.Column(sa.Text, nullable=True)
     # The host a pool operation in flight is about to add or remove, and who
     # runs it: enough to reconcile after a crash.

@@ -1,5 +1,6 @@
 """A driver for logical aggregates: pools exist only in the database."""
 
+from nova_aggregates import constants
 from nova_aggregates.virt import driver
 
 
@@ -8,12 +9,12 @@ class FakeDriver(driver.ComputeDriver):
 
     def add_to_pool(self, pool, host):
         if pool.master is None:
-            return driver.PoolChange(set_metadata={'master_compute': host.name})
+            return driver.PoolChange(set_metadata={constants.MASTER: host.name})
         return driver.PoolChange()
 
     def remove_from_pool(self, pool, host):
         if host.name == pool.master:
-            return driver.PoolChange(remove_metadata=('master_compute',))
+            return driver.PoolChange(remove_metadata=(constants.MASTER,))
         return driver.PoolChange()
 
     def get_pool_state(self, pool):

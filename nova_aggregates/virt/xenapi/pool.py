@@ -68,6 +68,7 @@ import urllib.parse
 
 from oslo_log import log as logging
 
+from nova_aggregates import constants
 from nova_aggregates import exception
 from nova_aggregates.virt import driver
 from nova_aggregates.virt.xenapi import session as xsession
@@ -75,9 +76,7 @@ from nova_aggregates.virt.xenapi import session as xsession
 LOG = logging.getLogger(__name__)
 
 #: Metadata key prefix for a member's XenServer host uuid.
-UUID_KEY_PREFIX = 'xenapi_host_uuid:'
-#: Metadata key naming the pool master (shared with the manager).
-MASTER_KEY = 'master_compute'
+UUID_KEY_PREFIX = constants.XENAPI_HOST_UUID_PREFIX
 #: pool.other_config key tagging a XenServer pool with its aggregate id.
 POOL_TAG_KEY = 'nova_aggregate_id'
 
@@ -137,7 +136,7 @@ class ResourcePool:
                        pool.name)
             self._tag(host, pool_ref, str(pool.aggregate_id))
         return driver.PoolChange(set_metadata={
-            MASTER_KEY: host.name,
+            constants.MASTER: host.name,
             uuid_key(host.name): facts.uuid,
         })
 
@@ -217,7 +216,7 @@ class ResourcePool:
             self._call(url, host.name, 'pool.remove_from_other_config',
                        pool_ref, POOL_TAG_KEY)
         return driver.PoolChange(
-            remove_metadata=(MASTER_KEY, uuid_key(host.name)))
+            remove_metadata=(constants.MASTER, uuid_key(host.name)))
 
     def _eject(self, pool, host):
         """Eject a member, on the master, unless it runs guests."""

@@ -1,4 +1,8 @@
-"""Operational states of an aggregate and the metadata keys they own.
+"""State names of an aggregate and the metadata keys the service owns.
+
+Defined once, here, below every layer: the rules (``aggregates/``), the
+queries (``db/``), the drivers (``virt/``) and the commands all import these
+names, and this module imports nothing.
 
 A logical aggregate is ``created`` until its first host, then ``active``.  A
 pool aggregate (metadata ``hypervisor_pool=true``) moves through ``changing``
@@ -18,10 +22,16 @@ MAY_CHANGE = (CREATED, ACTIVE, ERROR)
 POOL_FLAG = 'hypervisor_pool'
 POOL_FLAG_VALUE = 'true'
 AVAILABILITY_ZONE = 'availability_zone'
+#: The pool master's compute host name (written by the drivers).
 MASTER = 'master_compute'
+#: Shown in the metadata of pool aggregates (not stored there).
 STATE_KEY = 'operational_state'
 LAST_ERROR = 'last_error'
+#: Prefix of the metadata key that records a member's XenServer host uuid
+#: (``xenapi_host_uuid:<host>``, written by the xenapi driver).
+XENAPI_HOST_UUID_PREFIX = 'xenapi_host_uuid:'
 
 #: Bookkeeping keys users may not write with set_metadata.
 RESERVED_KEYS = frozenset((STATE_KEY, MASTER, LAST_ERROR))
-RESERVED_PREFIXES = ('xenapi_host_uuid:',)
+#: Reserved whatever the configured driver (a database may outlive one).
+RESERVED_PREFIXES = (XENAPI_HOST_UUID_PREFIX,)
