@@ -49,8 +49,10 @@ def write_config(path, database, port, workers=1, driver='fake',
             '[xenapi]',
             'connection_username = root',
             'connection_password = %s' % password,
-            'embedded_simulator_hosts = %d' % xenapi_hosts,
-            'embedded_simulator_password = %s' % password,
+            '',
+            '[xenserver_sim]',
+            'hosts = %d' % xenapi_hosts,
+            'password = %s' % password,
             '',
         ]
     with open(path, 'w') as fh:

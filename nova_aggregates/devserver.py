@@ -1,9 +1,10 @@
 """Development server: the bundled XenServer simulator inside the API.
 
 ``make serve`` (``etc/nova-aggregates-dev.conf``) asks nova-aggregates-api
-for a simulated XenServer fleet; :func:`start_embedded_simulator` starts it
-before the server forks its workers, registers its hosts as compute hosts
-and forms again the pools the database records.
+for a simulated XenServer fleet with ``[xenserver_sim] hosts`` (options in
+``nova_aggregates.conf.xenserver_sim``).  :func:`start_embedded_simulator`
+starts it before the server forks its workers, registers its hosts as
+compute hosts and forms again the pools the database records.
 
 This is the only module of the service that imports
 ``nova_aggregates.xenserver_sim``, and only when the configuration asks for
@@ -21,16 +22,15 @@ def start_embedded_simulator(conf):
     Returns the started fleet (the caller stops it after serving), or None
     when the configuration asks for no simulator.
     """
-    opts = conf.xenapi
-    if not opts.embedded_simulator_hosts:
+    opts = conf.xenserver_sim
+    if not opts.hosts:
         return None
     from nova_aggregates.xenserver_sim import Fleet
 
-    fleet = Fleet(hosts=opts.embedded_simulator_hosts,
-                  username=opts.connection_username,
-                  password=opts.embedded_simulator_password,
-                  port=opts.embedded_simulator_port,
-                  control_port=opts.embedded_simulator_control_port)
+    fleet = Fleet(hosts=opts.hosts,
+                  username=conf.xenapi.connection_username,
+                  password=opts.password, port=opts.port,
+                  control_port=opts.control_port)
     fleet.start()
     manager = service.get_services(conf).aggregates
     ctx = context.get_admin_context()

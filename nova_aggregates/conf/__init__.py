@@ -11,10 +11,11 @@ from nova_aggregates.conf import api
 from nova_aggregates.conf import compute
 from nova_aggregates.conf import database
 from nova_aggregates.conf import xenapi
+from nova_aggregates.conf import xenserver_sim
 
 CONF = cfg.CONF
 
-_MODULES = (api, compute, database, xenapi)
+_MODULES = (api, compute, database, xenapi, xenserver_sim)
 
 
 def register_opts(conf):

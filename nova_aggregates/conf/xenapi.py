@@ -27,23 +27,6 @@ xenapi_opts = [
                      'hosts with self-signed certificates you trust.'),
     cfg.StrOpt('ca_file',
                help='CA bundle to verify XenServer certificates with.'),
-    cfg.IntOpt('embedded_simulator_hosts', default=0, min=0,
-               help='Development only: start the bundled XenServer '
-                    'simulator inside the API process with this many '
-                    'hosts and register them as compute hosts. 0 '
-                    'disables it.'),
-    cfg.StrOpt('embedded_simulator_password', default='secret', secret=True,
-               help='Password of the embedded simulator hosts.'),
-    cfg.PortOpt('embedded_simulator_port', default=0,
-                help='Development only: port of the embedded simulator\'s '
-                     'XenAPI endpoints. Host N listens on 127.0.0.(10+N) '
-                     'at this port, so the URLs stay the same across '
-                     'restarts. 0 picks a free port.'),
-    cfg.PortOpt('embedded_simulator_control_port', default=0,
-                help='Development only: port of the embedded simulator\'s '
-                     'admin endpoint on 127.0.0.1 (JSON: GET /pools, GET '
-                     '/hosts, POST /faults, ...; see doc/simulator.md). '
-                     '0 picks a free port; the URL is printed at start.'),
 ]
 
 

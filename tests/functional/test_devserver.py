@@ -3,15 +3,31 @@ a real fleet, registered in a real database, pools re-formed on restart."""
 
 import contextlib
 import io
+import os
 
+import fixtures
+from oslo_config import cfg
+
+from nova_aggregates import conf as na_conf
 from nova_aggregates import context
 from nova_aggregates import devserver
 from nova_aggregates import service
 from tests import base
 
-SIM_GROUP = 'xenapi'
-SIM_OPTIONS = {'hosts': 'embedded_simulator_hosts',
-               'password': 'embedded_simulator_password'}
+# What make serve's configuration looked like before [xenserver_sim].
+OLD_STYLE = """
+[DEFAULT]
+compute_driver = xenapi
+
+[database]
+connection = %s
+
+[xenapi]
+connection_username = root
+connection_password = secret
+embedded_simulator_hosts = 2
+embedded_simulator_password = secret
+"""
 
 
 class TestEmbeddedSimulator(base.TestCase):
@@ -28,15 +44,15 @@ class TestEmbeddedSimulator(base.TestCase):
 
     def configure(self, **values):
         for name, value in values.items():
-            self.conf_fixture.config(
-                **{SIM_OPTIONS[name]: value, 'group': SIM_GROUP})
+            self.conf_fixture.config(**{name: value,
+                                        'group': 'xenserver_sim'})
 
-    def start(self):
+    def start(self, conf=None):
         """Start the embedded fleet as nova-aggregates-api does; return it
         and what it printed."""
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            fleet = devserver.start_embedded_simulator(self.conf)
+            fleet = devserver.start_embedded_simulator(conf or self.conf)
         if fleet is not None:
             self.addCleanup(fleet.stop)
             # Drop the driver's sessions before their hosts go away.
@@ -67,6 +83,32 @@ class TestEmbeddedSimulator(base.TestCase):
                 host.name, hosts[host.name]['zone'], host.url), printed)
         self.assertIn('simulator control at %s (GET pools, hosts; see '
                       'doc/simulator.md)' % fleet.control_url, printed)
+
+    def test_old_style_configuration_file(self):
+        # A file written for [xenapi] embedded_simulator_* still starts the
+        # simulator (oslo.config's deprecated names).
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'nova-aggregates.conf')
+        with open(path, 'w') as f:
+            f.write(OLD_STYLE % self.conf.database.connection)
+        conf = cfg.ConfigOpts()
+        na_conf.register_opts(conf)
+        conf(['--config-file', path], project='nova-aggregates',
+             default_config_files=[])
+        self.addCleanup(conf.reset)
+        logger = self.useFixture(fixtures.FakeLogger('oslo_config.cfg'))
+        # The services are built from the configuration they first get.
+        service.reset()
+        fleet, printed = self.start(conf)
+        self.assertEqual(['xenhost1', 'xenhost2'],
+                         [h.name for h in fleet.hosts])
+        self.assertEqual(
+            {h.name: h.url for h in fleet.hosts},
+            {h['name']: h['hypervisor_url']
+             for h in self.manager.list_compute_hosts(self.ctx)})
+        self.assertIn('Option "embedded_simulator_hosts" from group "xenapi" '
+                      'is deprecated. Use option "hosts" from group '
+                      '"xenserver_sim"', logger.output)
 
     def test_restart_updates_urls_and_reforms_pools(self):
         self.configure(hosts=2, password='secret')
