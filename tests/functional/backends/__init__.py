@@ -122,7 +122,8 @@ class BackendTestCase(testtools.TestCase):
         try:
             check_available(backend)
         except BackendUnavailable as exc:
-            reason = 'backend %s is not available: %s' % (backend, exc)
+            reason = 'backend %s is not available (%s; start them with '\
+                'tools/setup-test-databases.sh, as root)' % (backend, exc)
             if backend in required_backends():
                 self.fail('%s, and %s requires it' % (reason, REQUIRE_ENV))
             self.skipTest(reason)
@@ -146,8 +147,9 @@ class SharedDatabaseTestCase(testtools.TestCase):
             try:
                 check_available(cls.BACKEND)
             except BackendUnavailable as exc:
-                reason = 'backend %s is not available: %s' % (
-                    cls.BACKEND, exc)
+                reason = ('backend %s is not available (%s; start them '
+                          'with tools/setup-test-databases.sh, as root)'
+                          % (cls.BACKEND, exc))
                 if cls.BACKEND in required_backends():
                     raise RuntimeError('%s, and %s requires it' % (
                         reason, REQUIRE_ENV))
