@@ -7,5 +7,5 @@ import sys
 
 from nova_aggregates.xenserver_sim import cli
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(cli.main())

@@ -1,30 +1,31 @@
 """Fault-injection rules: match a XenAPI call, then misbehave in a chosen way.
 
-Rules only act on calls that arrive over the wire at a host endpoint; the in-process
-login a joining host makes to its master is not a wire call and is never matched.
+Rules only act on calls that arrive over the wire at a host endpoint; the
+in-process login a joining host makes to its master is not a wire call and is
+never matched.
 """
 
 import itertools
 import numbers
 import threading
 
-EXPIRE_SESSION = "expire_session"
-DROP_CONNECTION = "drop_connection"
-HTTP_500 = "http_500"
-MALFORMED = "malformed"
-HALF_DONE_JOIN = "half_done_join"
-LATE_JOIN = "late_join"
+EXPIRE_SESSION = 'expire_session'
+DROP_CONNECTION = 'drop_connection'
+HTTP_500 = 'http_500'
+MALFORMED = 'malformed'
+HALF_DONE_JOIN = 'half_done_join'
+LATE_JOIN = 'late_join'
 
 # Actions answered by the HTTP layer instead of a XenAPI reply.
 WIRE_ACTIONS = (DROP_CONNECTION, HTTP_500, MALFORMED)
 # Actions that only make sense for pool.join / pool.join_force.
 JOIN_ACTIONS = (HALF_DONE_JOIN, LATE_JOIN)
 ACTIONS = (EXPIRE_SESSION,) + WIRE_ACTIONS + JOIN_ACTIONS
-JOIN_METHODS = ("pool.join", "pool.join_force")
+JOIN_METHODS = ('pool.join', 'pool.join_force')
 
 
 def strip_async(method):
-    return method[len("Async."):] if method.startswith("Async.") else method
+    return method[len('Async.'):] if method.startswith('Async.') else method
 
 
 class FaultRule:
@@ -42,23 +43,34 @@ class FaultRule:
     def matches(self, host_name, method, has_session):
         if self.host is not None and self.host != host_name:
             return False
-        if self.method not in ("*", method):
+        if self.method not in ('*', method):
             return False
-        # Expiring a session needs a session; a login call would otherwise eat the rule.
+        # Expiring a session needs a session; a login call would otherwise eat
+        # the rule.
         if self.action == EXPIRE_SESSION and not has_session:
             return False
-        if self.action in JOIN_ACTIONS and strip_async(method) not in JOIN_METHODS:
+        if (
+            self.action in JOIN_ACTIONS
+            and strip_async(method) not in JOIN_METHODS
+        ):
             return False
         return True
 
     def as_dict(self):
-        return {"id": self.id, "method": self.method, "error": self.error,
-                "delay": self.delay, "times": self.remaining, "host": self.host,
-                "action": self.action}
+        return {
+            'id': self.id,
+            'method': self.method,
+            'error': self.error,
+            'delay': self.delay,
+            'times': self.remaining,
+            'host': self.host,
+            'action': self.action,
+        }
 
 
 def validate(method, error, delay, times, action):
-    """Check inject() arguments; returns them normalised or raises ValueError."""
+    """Check inject() arguments; returns them normalised or raises
+    ValueError."""
     if not isinstance(method, str) or not method:
         raise ValueError("method must be a XenAPI method name or '*'")
     if error is not None:
@@ -66,22 +78,30 @@ def validate(method, error, delay, times, action):
             error = [error]
         error = [str(item) for item in error]
         if not error:
-            raise ValueError("error must be a non-empty list like ['CODE', 'param']")
+            raise ValueError(
+                "error must be a non-empty list like ['CODE', 'param']"
+            )
     if delay is not None:
-        if isinstance(delay, bool) or not isinstance(delay, numbers.Real) or delay < 0:
-            raise ValueError("delay must be a number of seconds >= 0")
+        if (
+            isinstance(delay, bool)
+            or not isinstance(delay, numbers.Real)
+            or delay < 0
+        ):
+            raise ValueError('delay must be a number of seconds >= 0')
         delay = float(delay)
     if times is not None:
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise ValueError("times must be an integer >= 1 or None (always)")
+            raise ValueError('times must be an integer >= 1 or None (always)')
     if action is not None and action not in ACTIONS:
-        raise ValueError("action must be one of %s" % ", ".join(ACTIONS))
+        raise ValueError('action must be one of %s' % ', '.join(ACTIONS))
     if error is not None and action is not None:
-        raise ValueError("give either error or action, not both")
+        raise ValueError('give either error or action, not both')
     if error is None and action is None and not delay:
-        raise ValueError("a rule needs an error, an action or a delay")
+        raise ValueError('a rule needs an error, an action or a delay')
     if action == LATE_JOIN and delay is None:
-        raise ValueError("late_join needs delay= (seconds until the join takes effect)")
+        raise ValueError(
+            'late_join needs delay= (seconds until the join takes effect)'
+        )
     return method, error, delay, times, action
 
 
@@ -91,15 +111,22 @@ class FaultTable:
         self._rules = []
         self._ids = itertools.count(1)
 
-    def add(self, method, error=None, delay=None, times=1, host=None, action=None):
-        method, error, delay, times, action = validate(method, error, delay, times, action)
+    def add(
+        self, method, error=None, delay=None, times=1, host=None, action=None
+    ):
+        method, error, delay, times, action = validate(
+            method, error, delay, times, action
+        )
         with self._lock:
-            rule = FaultRule(next(self._ids), method, error, delay, times, host, action)
+            rule = FaultRule(
+                next(self._ids), method, error, delay, times, host, action
+            )
             self._rules.append(rule)
             return rule.id
 
     def take(self, host_name, methods, has_session):
-        """Consume and return the first rule matching any of ``methods`` (in order)."""
+        """Consume and return the first rule matching any of ``methods`` (in
+        order)."""
         with self._lock:
             for method in methods:
                 for rule in self._rules:

@@ -1,4 +1,5 @@
-"""``Fleet``: N simulated XenServer hosts, their endpoints and the test-control API."""
+"""``Fleet``: N simulated XenServer hosts, their endpoints and the test-control
+API."""
 
 import collections
 import errno
@@ -19,12 +20,15 @@ from nova_aggregates.xenserver_sim import xapi
 LOG = logging.getLogger(__name__)
 
 BIND_ATTEMPTS = 20
-CALL_LOG_LIMIT = 100000  # oldest entries are dropped; a long CLI run must not grow forever
-FIRST_HOST_OCTET = 10  # host i listens on a.b.c.(10 + i) in distinct-address mode
+# Oldest entries are dropped; a long CLI run must not grow forever.
+CALL_LOG_LIMIT = 100000
+# Host i listens on a.b.c.(10 + i) in distinct-address mode.
+FIRST_HOST_OCTET = 10
 
 
 class _Scheduler:
-    """Background timers (join restart, eject reboot, task runs) that stop() cancels.
+    """Background timers (join restart, eject reboot, task runs) that stop()
+    cancels.
 
     ``wait_idle`` lets tests wait until no delayed side effect is outstanding.
     """
@@ -51,7 +55,7 @@ class _Scheduler:
                     return
             fn()
         except Exception:
-            LOG.exception("simulator background job failed")
+            LOG.exception('simulator background job failed')
         finally:
             with self._cond:
                 self._timers.discard(timer)
@@ -71,23 +75,39 @@ class _Scheduler:
 
 
 class Fleet:
-    """A set of simulated XenServer hosts that the real ``XenAPI`` SDK can talk to.
+    """A set of simulated XenServer hosts that the real ``XenAPI`` SDK can talk
+    to.
 
-    Every host starts as the master of its own pool and has its own XML-RPC endpoint
-    (``host.url``).  With ``distinct_addresses`` host *i* listens on 127.0.0.(10+i) (all
-    on the same port) and reports that IP as ``host.address``; otherwise all hosts
-    listen on ``bind_address`` on distinct ports and report ``"<ip>:<port>"``.
+    Every host starts as the master of its own pool and has its own XML-RPC
+    endpoint (``host.url``).  With ``distinct_addresses`` host *i* listens on
+    127.0.0.(10+i) (all on the same port) and reports that IP as
+    ``host.address``; otherwise all hosts listen on ``bind_address`` on
+    distinct ports and report ``"<ip>:<port>"``.
     """
 
-    def __init__(self, hosts=4, username="root", password="secret", tls=False,
-                 bind_address="127.0.0.1", port=0, join_delay=0.05, eject_delay=0.05,
-                 task_delay=0.0, distinct_addresses=True, control_port=0):
+    def __init__(
+        self,
+        hosts=4,
+        username='root',
+        password='secret',
+        tls=False,
+        bind_address='127.0.0.1',
+        port=0,
+        join_delay=0.05,
+        eject_delay=0.05,
+        task_delay=0.0,
+        distinct_addresses=True,
+        control_port=0,
+    ):
         if not isinstance(hosts, int) or hosts < 1:
-            raise ValueError("hosts must be a positive integer")
-        for label, value in (("join_delay", join_delay), ("eject_delay", eject_delay),
-                             ("task_delay", task_delay)):
+            raise ValueError('hosts must be a positive integer')
+        for label, value in (
+            ('join_delay', join_delay),
+            ('eject_delay', eject_delay),
+            ('task_delay', task_delay),
+        ):
             if value < 0:
-                raise ValueError("%s must be >= 0" % label)
+                raise ValueError('%s must be >= 0' % label)
         self.tls = bool(tls)
         self.bind_address = bind_address
         self.distinct_addresses = bool(distinct_addresses)
@@ -97,27 +117,43 @@ class Fleet:
         if self.distinct_addresses:
             base = ipaddress.ip_address(bind_address)
             if base.version != 4 or not base.is_loopback:
-                raise ValueError("distinct_addresses needs an IPv4 loopback bind_address")
+                raise ValueError(
+                    'distinct_addresses needs an IPv4 loopback bind_address'
+                )
             if FIRST_HOST_OCTET + hosts > 254:
-                raise ValueError("distinct_addresses supports at most %d hosts"
-                                 % (254 - FIRST_HOST_OCTET))
-            prefix = bind_address.rsplit(".", 1)[0]
+                raise ValueError(
+                    'distinct_addresses supports at most %d hosts'
+                    % (254 - FIRST_HOST_OCTET)
+                )
+            prefix = bind_address.rsplit('.', 1)[0]
         self._state = model.State()
         self._faults = faultlib.FaultTable()
         self._scheduler = _Scheduler()
-        self._config = {"join_delay": float(join_delay), "eject_delay": float(eject_delay),
-                        "task_delay": float(task_delay)}
-        self._service = xapi.XenAPIService(self._state, self._faults, self, self._config)
-        scheme = "https" if self.tls else "http"
+        self._config = {
+            'join_delay': float(join_delay),
+            'eject_delay': float(eject_delay),
+            'task_delay': float(task_delay),
+        }
+        self._service = xapi.XenAPIService(
+            self._state, self._faults, self, self._config
+        )
+        scheme = 'https' if self.tls else 'http'
         for i in range(1, hosts + 1):
             if self.distinct_addresses:
-                bind_host = "%s.%d" % (prefix, FIRST_HOST_OCTET + i)
+                bind_host = '%s.%d' % (prefix, FIRST_HOST_OCTET + i)
                 host_port = self._port
             else:
                 bind_host = bind_address
                 host_port = self._port + i - 1 if self._port else 0
-            host = model.SimHost(i, "xenhost%d" % i, bind_host, host_port, scheme,
-                                 username, password)
+            host = model.SimHost(
+                i,
+                'xenhost%d' % i,
+                bind_host,
+                host_port,
+                scheme,
+                username,
+                password,
+            )
             self._state.add_host(host)
         self._listeners = {}
         self._control = None
@@ -128,7 +164,7 @@ class Fleet:
         self._stopped = False
         self._tmpdir = None
 
-    # -- lifecycle -------------------------------------------------------------------
+    # -- lifecycle ------------------------------------------------------------
 
     def __enter__(self):
         self.start()
@@ -138,28 +174,36 @@ class Fleet:
         self.stop()
 
     def start(self):
-        """Bind every endpoint and serve in background threads (returns at once)."""
+        """Bind every endpoint and serve in background threads (returns at
+        once)."""
         with self._run_lock:
             if self._started:
                 return self
             if self._stopped:
-                raise RuntimeError("a stopped Fleet cannot be started again")
+                raise RuntimeError('a stopped Fleet cannot be started again')
             try:
                 ssl_context = self._make_ssl_context() if self.tls else None
                 self._bind_hosts(ssl_context)
                 self._control = server.Listener(
-                    "control", self.bind_address, self._control_port,
-                    control.ControlHandler, self)
+                    'control',
+                    self.bind_address,
+                    self._control_port,
+                    control.ControlHandler,
+                    self,
+                )
                 self._control.start()
             except BaseException:
                 self._shutdown()
                 raise
             self._started = True
-            LOG.info("simulated XenServer fleet of %d hosts ready", len(self.hosts))
+            LOG.info(
+                'simulated XenServer fleet of %d hosts ready', len(self.hosts)
+            )
             return self
 
     def stop(self):
-        """Stop every endpoint and background job; safe to call more than once."""
+        """Stop every endpoint and background job; safe to call more than
+        once."""
         with self._run_lock:
             if self._stopped:
                 return
@@ -177,9 +221,9 @@ class Fleet:
             self._tmpdir = None
 
     def _make_ssl_context(self):
-        self._tmpdir = tempfile.mkdtemp(prefix="xenserver-sim-")
+        self._tmpdir = tempfile.mkdtemp(prefix='xenserver-sim-')
         names = [h.bind_host for h in self.hosts]
-        names += [self.bind_address, "127.0.0.1", "localhost"]
+        names += [self.bind_address, '127.0.0.1', 'localhost']
         cert, key = tlslib.make_certificate(self._tmpdir, names)
         self.ca_file = cert
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -188,20 +232,29 @@ class Fleet:
 
     def _bind_hosts(self, ssl_context):
         hosts = self.hosts
-        # Distinct addresses share one port so that swapping only the host part of a URL
-        # (what Nova's driver did) reaches another host.  With port 0 we pick a port
-        # free on the first address and retry if another address has it taken.
+        # Distinct addresses share one port so that swapping only the host part
+        # of a URL (what Nova's driver did) reaches another host.  With port 0
+        # we pick a port free on the first address and retry if another address
+        # has it taken.
         share_port = self.distinct_addresses and not self._port
         for attempt in range(BIND_ATTEMPTS if share_port else 1):
             listeners = {}
             try:
                 port = None
                 for host in hosts:
-                    host_port = port if (share_port and port is not None) else host.port
-                    listener = server.Listener(host.name, host.bind_host, host_port,
-                                               server.XmlRpcHandler,
-                                               server.HostEndpoint(self, host),
-                                               ssl_context)
+                    host_port = (
+                        port
+                        if (share_port and port is not None)
+                        else host.port
+                    )
+                    listener = server.Listener(
+                        host.name,
+                        host.bind_host,
+                        host_port,
+                        server.XmlRpcHandler,
+                        server.HostEndpoint(self, host),
+                        ssl_context,
+                    )
                     listener.start()
                     listeners[host.name] = listener
                     port = listener.port
@@ -211,8 +264,10 @@ class Fleet:
                     listener.stop()
                 if exc.errno == errno.EADDRNOTAVAIL:
                     raise RuntimeError(
-                        "cannot bind %s: this system does not route all of 127.0.0.0/8 "
-                        "to loopback; use distinct_addresses=False" % host.bind_host)
+                        'cannot bind %s: this system does not route all of '
+                        '127.0.0.0/8 to loopback; use distinct_addresses=False'
+                        % host.bind_host
+                    )
                 if not share_port or exc.errno != errno.EADDRINUSE:
                     raise
                 if attempt == BIND_ATTEMPTS - 1:
@@ -223,10 +278,12 @@ class Fleet:
             if self.distinct_addresses:
                 host.address = host.bind_host
             else:
-                host.address = "%s:%d" % (host.url.split("//", 1)[1].split(":")[0],
-                                          host.port)
+                host.address = '%s:%d' % (
+                    host.url.split('//', 1)[1].split(':')[0],
+                    host.port,
+                )
 
-    # -- hooks used by the XenAPI service ---------------------------------------------
+    # -- hooks used by the XenAPI service -------------------------------------
 
     def call_later(self, delay, fn):
         self._scheduler.call_later(delay, fn)
@@ -237,14 +294,15 @@ class Fleet:
             listener.stop()
 
     def endpoint_up(self, host):
-        """Listen again on the host's URL; False if the port has been taken meanwhile."""
+        """Listen again on the host's URL; False if the port has been taken
+        meanwhile."""
         listener = self._listeners.get(host.name)
         if listener is None or self._stopped:
             return False
         try:
             listener.start()
         except OSError:
-            LOG.exception("cannot restart the endpoint of %s", host.name)
+            LOG.exception('cannot restart the endpoint of %s', host.name)
             return False
         return True
 
@@ -252,7 +310,7 @@ class Fleet:
         with self._calls_lock:
             self._calls.append((host_name, method))
 
-    # -- inspection ------------------------------------------------------------------
+    # -- inspection -----------------------------------------------------------
 
     @property
     def hosts(self):
@@ -266,27 +324,30 @@ class Fleet:
     def control_url(self):
         if self._control is None or self._control.port == 0:
             return None
-        address = self.bind_address if self.bind_address not in ("", "0.0.0.0") \
-            else "127.0.0.1"
-        return "http://%s:%d/" % (address, self._control.port)
+        address = (
+            self.bind_address
+            if self.bind_address not in ('', '0.0.0.0')
+            else '127.0.0.1'
+        )
+        return 'http://%s:%d/' % (address, self._control.port)
 
     def _pool_dict(self, pool):
         return {
-            "uuid": pool.uuid,
-            "ref": pool.ref,
-            "name_label": pool.name_label,
-            "name_description": pool.name_description,
-            "master": pool.master.name,
-            "members": sorted(h.name for h in pool.members),
-            "other_config": dict(pool.other_config),
+            'uuid': pool.uuid,
+            'ref': pool.ref,
+            'name_label': pool.name_label,
+            'name_description': pool.name_description,
+            'master': pool.master.name,
+            'members': sorted(h.name for h in pool.members),
+            'other_config': dict(pool.other_config),
         }
 
     def pools(self):
         """Every pool as the masters see them.
 
-        A host that has been accepted by a master but whose restart ("fuse") has not
-        happened yet is already listed in that master's pool; a host rebooting after
-        an eject is in no pool.
+        A host that has been accepted by a master but whose restart ("fuse")
+        has not happened yet is already listed in that master's pool; a host
+        rebooting after an eject is in no pool.
         """
         with self._state.lock:
             return [self._pool_dict(p) for p in self._state.live_pools()]
@@ -298,7 +359,8 @@ class Fleet:
         return None
 
     def pool_of(self, host_name):
-        """The pool dict containing ``host_name``; None while it reboots after eject."""
+        """The pool dict containing ``host_name``; None while it reboots after
+        eject."""
         with self._state.lock:
             pool = self._live_pool_of(self.host(host_name))
             return self._pool_dict(pool) if pool is not None else None
@@ -308,29 +370,37 @@ class Fleet:
             host = self.host(host_name)
             pool = self._live_pool_of(host)
             return {
-                "name": host.name,
-                "url": host.url,
-                "uuid": host.uuid,
-                "ref": host.ref,
-                "address": host.address,
-                "state": host.state,
-                "enabled": host.enabled,
-                "pool": pool.uuid if pool is not None else None,
-                "master": pool.master.name if pool is not None else None,
-                "logins": host.logins,
-                "cpu_vendor": host.cpu_vendor,
-                "api_version": "%d.%d" % host.api_version,
-                "software_version": dict(host.software_version),
-                "vms": [{"uuid": vm.uuid, "name": vm.name_label,
-                         "power_state": vm.power_state, "memory": vm.memory}
-                        for vm in self._state.vms_on(host) if not vm.is_control_domain],
+                'name': host.name,
+                'url': host.url,
+                'uuid': host.uuid,
+                'ref': host.ref,
+                'address': host.address,
+                'state': host.state,
+                'enabled': host.enabled,
+                'pool': pool.uuid if pool is not None else None,
+                'master': pool.master.name if pool is not None else None,
+                'logins': host.logins,
+                'cpu_vendor': host.cpu_vendor,
+                'api_version': '%d.%d' % host.api_version,
+                'software_version': dict(host.software_version),
+                'vms': [
+                    {
+                        'uuid': vm.uuid,
+                        'name': vm.name_label,
+                        'power_state': vm.power_state,
+                        'memory': vm.memory,
+                    }
+                    for vm in self._state.vms_on(host)
+                    if not vm.is_control_domain
+                ],
             }
 
     def host_states(self):
         return [self.host_state(h.name) for h in self.hosts]
 
     def call_log(self):
-        """``(host_name, method)`` of every XenAPI call received, in arrival order."""
+        """``(host_name, method)`` of every XenAPI call received, in arrival
+        order."""
         with self._calls_lock:
             return list(self._calls)
 
@@ -339,7 +409,8 @@ class Fleet:
             self._calls.clear()
 
     def login_count(self, host_name=None):
-        """Successful ``session.login_with_password`` calls (one host or all)."""
+        """Successful ``session.login_with_password`` calls (one host or
+        all)."""
         with self._state.lock:
             if host_name is not None:
                 return self.host(host_name).logins
@@ -349,47 +420,65 @@ class Fleet:
         """Wait until no delayed join/eject effect or task is outstanding."""
         return self._scheduler.wait_idle(timeout)
 
-    # -- seeding and configuration -----------------------------------------------------
+    # -- seeding and configuration --------------------------------------------
 
-    def add_vm(self, host_name, name="guest", running=True, memory=None):
-        """Create a guest VM on a host (running guests block join and eject)."""
+    def add_vm(self, host_name, name='guest', running=True, memory=None):
+        """Create a guest VM on a host (running guests block join and
+        eject)."""
         with self._state.lock:
             host = self.host(host_name)
             if host.rebooting:
-                raise ValueError("%s is rebooting" % host_name)
-            vm = model.VM(name, host, memory or model.DEFAULT_VM_MEMORY,
-                          power_state="Running" if running else "Halted")
+                raise ValueError('%s is rebooting' % host_name)
+            vm = model.VM(
+                name,
+                host,
+                memory or model.DEFAULT_VM_MEMORY,
+                power_state='Running' if running else 'Halted',
+            )
             if running:
-                vm.domid = 1 + max([v.domid for v in self._state.vms_on(host)] + [0])
+                vm.domid = 1 + max(
+                    [v.domid for v in self._state.vms_on(host)] + [0]
+                )
             self._state.register(vm)
             return vm.uuid
 
     def set_password(self, host_name, new_password):
-        """Change the password of one host (logins and joins that use it as master)."""
+        """Change the password of one host (logins and joins that use it as
+        master)."""
         with self._state.lock:
             self.host(host_name).password = new_password
 
-    def configure_host(self, host_name, software_version=None, cpu_vendor=None,
-                       api_version=None, memory=None, shared_sr=None):
-        """Change what a host reports, to provoke pool.join's compatibility checks.
+    def configure_host(
+        self,
+        host_name,
+        software_version=None,
+        cpu_vendor=None,
+        api_version=None,
+        memory=None,
+        shared_sr=None,
+    ):
+        """Change what a host reports, to provoke pool.join's compatibility
+        checks.
 
-        ``software_version`` keys are merged into the host's map (platform_version
-        mismatch -> POOL_HOSTS_NOT_COMPATIBLE, other keys -> POOL_HOSTS_NOT_HOMOGENEOUS
-        for plain join); ``cpu_vendor`` -> "CPUs differ"; ``api_version`` "2.21" or
-        (2, 21); ``memory`` total bytes; ``shared_sr`` True -> join refused.
+        ``software_version`` keys are merged into the host's map
+        (platform_version mismatch -> POOL_HOSTS_NOT_COMPATIBLE, other keys ->
+        POOL_HOSTS_NOT_HOMOGENEOUS for plain join); ``cpu_vendor`` -> "CPUs
+        differ"; ``api_version`` "2.21" or (2, 21); ``memory`` total bytes;
+        ``shared_sr`` True -> join refused.
         """
         with self._state.lock:
             host = self.host(host_name)
             if software_version is not None:
                 if not isinstance(software_version, dict):
-                    raise ValueError("software_version must be a dict")
+                    raise ValueError('software_version must be a dict')
                 host.software_version.update(
-                    {str(k): str(v) for k, v in software_version.items()})
+                    {str(k): str(v) for k, v in software_version.items()}
+                )
             if cpu_vendor is not None:
                 host.cpu_vendor = str(cpu_vendor)
             if api_version is not None:
                 if isinstance(api_version, str):
-                    api_version = api_version.split(".")
+                    api_version = api_version.split('.')
                 major, minor = (int(v) for v in api_version)
                 host.api_version = (major, minor)
             if memory is not None:
@@ -397,14 +486,23 @@ class Fleet:
             if shared_sr is not None:
                 host.shared_sr = bool(shared_sr)
 
-    # -- faults and outages ------------------------------------------------------------
+    # -- faults and outages ---------------------------------------------------
 
-    def inject(self, method, error=None, delay=None, times=1, host=None, action=None):
-        """Add a fault rule; returns its id.  See doc/simulator.md for the semantics."""
+    def inject(
+        self, method, error=None, delay=None, times=1, host=None, action=None
+    ):
+        """Add a fault rule; returns its id.  See doc/simulator.md for the
+        semantics."""
         if host is not None:
             self.host(host)  # KeyError for an unknown host name
-        return self._faults.add(method, error=error, delay=delay, times=times,
-                                host=host, action=action)
+        return self._faults.add(
+            method,
+            error=error,
+            delay=delay,
+            times=times,
+            host=host,
+            action=action,
+        )
 
     def faults(self):
         return self._faults.list()
@@ -416,16 +514,22 @@ class Fleet:
         self._faults.clear()
 
     def stop_host(self, host_name):
-        """The host's endpoint refuses connections (open connections are cut)."""
+        """The host's endpoint refuses connections (open connections are
+        cut)."""
         with self._state.lock:
             host = self.host(host_name)
             host.stopped = True
             self.endpoint_down(host)
 
     def start_host(self, host_name):
-        """The endpoint listens again on the same URL (after a reboot, if one runs)."""
+        """The endpoint listens again on the same URL (after a reboot, if one
+        runs)."""
         with self._state.lock:
             host = self.host(host_name)
             host.stopped = False
-            if not host.rebooting and self._started and not self.endpoint_up(host):
-                raise RuntimeError("cannot listen on %s again" % host.url)
+            if (
+                not host.rebooting
+                and self._started
+                and not self.endpoint_up(host)
+            ):
+                raise RuntimeError('cannot listen on %s again' % host.url)

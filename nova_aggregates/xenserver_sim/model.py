@@ -1,12 +1,14 @@
 """In-memory state of a simulated XenServer fleet.
 
-Everything here is guarded by ``State.lock``; callers take the lock and then read or
-change the objects directly.  The XenAPI semantics (checks, error codes, delayed side
-effects) live in ``xapi.py``; this module only holds data and small helpers.
+Everything here is guarded by ``State.lock``; callers take the lock and then
+read or change the objects directly.  The XenAPI semantics (checks, error
+codes, delayed side effects) live in ``xapi.py``; this module only holds data
+and small helpers.
 
-Visibility rule: a host endpoint that is a pool master "owns" the database of its pool,
-so it sees the pool's member hosts, every VM living on them and the pool's tasks.  A
-member endpoint serves nothing (password logins answer ``HOST_IS_SLAVE``).
+Visibility rule: a host endpoint that is a pool master "owns" the database of
+its pool, so it sees the pool's member hosts, every VM living on them and the
+pool's tasks.  A member endpoint serves nothing (password logins answer
+``HOST_IS_SLAVE``).
 """
 
 import datetime
@@ -14,36 +16,38 @@ import threading
 import uuid as uuidlib
 import xmlrpc.client
 
-NULL_REF = "OpaqueRef:NULL"
-GIB = 1024 ** 3
-MIB = 1024 ** 2
+NULL_REF = 'OpaqueRef:NULL'
+GIB = 1024**3
+MIB = 1024**2
 
-# What a freshly installed host reports; per-host copies can be changed through the
-# control API to provoke the platform-version / homogeneity checks of pool.join.
+# What a freshly installed host reports; per-host copies can be changed through
+# the control API to provoke the platform-version / homogeneity checks of
+# pool.join.
 DEFAULT_SOFTWARE_VERSION = {
-    "product_brand": "XCP-ng",
-    "product_version": "8.2.1",
-    "product_version_text": "8.2",
-    "platform_name": "XCP",
-    "platform_version": "3.2.1",
-    "build_number": "release/yangtze/master/58",
-    "xapi": "1.20",
-    "xen": "4.13.5",
-    "linux": "4.19.0+1",
+    'product_brand': 'XCP-ng',
+    'product_version': '8.2.1',
+    'product_version_text': '8.2',
+    'platform_name': 'XCP',
+    'platform_version': '3.2.1',
+    'build_number': 'release/yangtze/master/58',
+    'xapi': '1.20',
+    'xen': '4.13.5',
+    'linux': '4.19.0+1',
 }
 DEFAULT_API_VERSION = (2, 20)
-DEFAULT_CPU_VENDOR = "GenuineIntel"
+DEFAULT_CPU_VENDOR = 'GenuineIntel'
 DEFAULT_HOST_MEMORY = 32 * GIB
 DEFAULT_DOM0_MEMORY = 4 * GIB
 DEFAULT_VM_MEMORY = 1 * GIB
 HOST_MEMORY_OVERHEAD = 256 * MIB
 
-# Power states in which a VM occupies its host (counts as "running" for join/eject).
-RESIDENT_STATES = ("Running", "Paused")
+# Power states in which a VM occupies its host (counts as "running" for
+# join/eject).
+RESIDENT_STATES = ('Running', 'Paused')
 
 
 def new_ref():
-    return "OpaqueRef:%s" % uuidlib.uuid4()
+    return 'OpaqueRef:%s' % uuidlib.uuid4()
 
 
 def new_uuid():
@@ -51,12 +55,15 @@ def new_uuid():
 
 
 def now_datetime():
-    # xapi sends UTC timestamps with a trailing Z; DateTime keeps the string as given.
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H:%M:%SZ")
+    # xapi sends UTC timestamps with a trailing Z; DateTime keeps the string as
+    # given.
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime(
+        '%Y%m%dT%H:%M:%SZ'
+    )
     return xmlrpc.client.DateTime(stamp)
 
 
-EPOCH_DATETIME = xmlrpc.client.DateTime("19700101T00:00:00Z")
+EPOCH_DATETIME = xmlrpc.client.DateTime('19700101T00:00:00Z')
 
 
 class XapiError(Exception):
@@ -70,13 +77,16 @@ class XapiError(Exception):
 class SimHost:
     """One simulated XenServer host and its XML-RPC endpoint.
 
-    Public, stable attributes: ``name``, ``uuid``, ``url``, ``address``, ``port``,
-    ``ref`` (changes when the host comes back from an eject) and ``state``.
+    Public, stable attributes: ``name``, ``uuid``, ``url``, ``address``,
+    ``port``, ``ref`` (changes when the host comes back from an eject) and
+    ``state``.
     """
 
-    CLASS = "host"
+    CLASS = 'host'
 
-    def __init__(self, index, name, bind_host, port, scheme, username, password):
+    def __init__(
+        self, index, name, bind_host, port, scheme, username, password
+    ):
         self.index = index
         self.name = name
         self.uuid = new_uuid()
@@ -88,7 +98,7 @@ class SimHost:
         self.username = username
         self.password = password
         self.name_label = name
-        self.name_description = "Simulated XenServer host"
+        self.name_description = 'Simulated XenServer host'
         self.enabled = True
         self.software_version = dict(DEFAULT_SOFTWARE_VERSION, hostname=name)
         self.cpu_vendor = DEFAULT_CPU_VENDOR
@@ -96,21 +106,23 @@ class SimHost:
         self.memory_total = DEFAULT_HOST_MEMORY
         self.shared_sr = False
         self.other_config = {}
-        self.pool = None      # pool whose database this host's xapi uses
-        self.joining = None   # pool that accepted this host; the "fuse" has not blown yet
+        self.pool = None  # pool whose database this host's xapi uses
+        # Pool that accepted this host; the "fuse" has not blown yet.
+        self.joining = None
         self.stopped = False  # endpoint taken down through the control API
         self.rebooting = False
         self.dom0 = None
         self.logins = 0
-        # Bumped on every membership change so that stale timers can tell they are stale.
+        # Bumped on every membership change so that stale timers can tell they
+        # are stale.
         self.epoch = 0
 
     @property
     def url(self):
         url_host = self.bind_host
-        if url_host in ("", "0.0.0.0"):
-            url_host = "127.0.0.1"
-        return "%s://%s:%s/" % (self.scheme, url_host, self.port)
+        if url_host in ('', '0.0.0.0'):
+            url_host = '127.0.0.1'
+        return '%s://%s:%s/' % (self.scheme, url_host, self.port)
 
     @property
     def is_master(self):
@@ -118,7 +130,8 @@ class SimHost:
 
     @property
     def serving(self):
-        """True when this endpoint answers API calls (it is the master of its pool)."""
+        """True when this endpoint answers API calls (it is the master of its
+        pool)."""
         return self.is_master and not self.rebooting
 
     @property
@@ -128,25 +141,25 @@ class SimHost:
     @property
     def state(self):
         if self.rebooting:
-            return "rebooting"
+            return 'rebooting'
         if self.stopped:
-            return "stopped"
+            return 'stopped'
         if self.joining is not None:
-            return "joining"
-        return "master" if self.is_master else "member"
+            return 'joining'
+        return 'master' if self.is_master else 'member'
 
     def __repr__(self):
-        return "<SimHost %s %s %s>" % (self.name, self.url, self.state)
+        return '<SimHost %s %s %s>' % (self.name, self.url, self.state)
 
 
 class Pool:
-    CLASS = "pool"
+    CLASS = 'pool'
 
     def __init__(self, master):
         self.ref = new_ref()
         self.uuid = new_uuid()
-        self.name_label = ""
-        self.name_description = ""
+        self.name_label = ''
+        self.name_description = ''
         self.master = master
         self.members = [master]
         self.other_config = {}
@@ -154,15 +167,22 @@ class Pool:
 
 
 class VM:
-    CLASS = "VM"
+    CLASS = 'VM'
 
-    def __init__(self, name_label, home, memory, power_state="Halted",
-                 is_control_domain=False):
+    def __init__(
+        self,
+        name_label,
+        home,
+        memory,
+        power_state='Halted',
+        is_control_domain=False,
+    ):
         self.ref = new_ref()
         self.uuid = new_uuid()
         self.name_label = name_label
-        self.name_description = ""
-        self.home = home  # host it runs on when running, its affinity when halted
+        self.name_description = ''
+        # Host it runs on when running, its affinity when halted.
+        self.home = home
         self.memory = int(memory)
         self.power_state = power_state
         self.is_control_domain = is_control_domain
@@ -180,24 +200,24 @@ class VM:
 
 
 class Task:
-    CLASS = "task"
+    CLASS = 'task'
 
     def __init__(self, name_label, pool, host):
         self.ref = new_ref()
         self.uuid = new_uuid()
         self.name_label = name_label
-        self.name_description = ""
+        self.name_description = ''
         self.pool = pool
         self.host = host
-        self.status = "pending"
+        self.status = 'pending'
         self.progress = 0.0
-        self.result = ""
+        self.result = ''
         self.error_info = []
         self.created = now_datetime()
         self.finished = EPOCH_DATETIME
         self.other_config = {}
 
-    def finish(self, status, result="", error_info=()):
+    def finish(self, status, result='', error_info=()):
         self.status = status
         self.result = result
         self.error_info = list(error_info)
@@ -206,7 +226,7 @@ class Task:
 
 
 class Session:
-    CLASS = "session"
+    CLASS = 'session'
 
     def __init__(self, host, user, originator):
         self.ref = new_ref()
@@ -217,18 +237,19 @@ class Session:
 
 
 class State:
-    """All hosts, pools, VMs, tasks and sessions of a fleet, behind one lock."""
+    """All hosts, pools, VMs, tasks and sessions of a fleet, behind one
+    lock."""
 
     def __init__(self):
         self.lock = threading.RLock()
         self.hosts = []
         self.by_name = {}
-        self.objects = {}   # ref -> host / pool / VM / task
+        self.objects = {}  # ref -> host / pool / VM / task
         self.sessions = {}  # ref -> Session
         self.vms = []
-        self.tasks = {}     # ref -> Task
+        self.tasks = {}  # ref -> Task
 
-    # -- registry ------------------------------------------------------------------
+    # -- registry -------------------------------------------------------------
 
     def register(self, obj):
         self.objects[obj.ref] = obj
@@ -251,19 +272,26 @@ class State:
         self.make_standalone(host)
 
     def make_standalone(self, host):
-        """Give ``host`` a fresh pool of its own and a dom0 (first boot, or after eject)."""
+        """Give ``host`` a fresh pool of its own and a dom0 (first boot, or
+        after eject)."""
         pool = Pool(host)
         self.register(pool)
         host.pool = pool
         host.joining = None
-        dom0 = VM("Control domain on host: %s" % host.name, host, DEFAULT_DOM0_MEMORY,
-                  power_state="Running", is_control_domain=True)
+        dom0 = VM(
+            'Control domain on host: %s' % host.name,
+            host,
+            DEFAULT_DOM0_MEMORY,
+            power_state='Running',
+            is_control_domain=True,
+        )
         self.register(dom0)
         host.dom0 = dom0
         return pool
 
     def kill_pool(self, pool):
-        """A pool database disappears (its only host joined elsewhere or was ejected)."""
+        """A pool database disappears (its only host joined elsewhere or was
+        ejected)."""
         pool.alive = False
         self.forget(pool)
         for task in [t for t in self.tasks.values() if t.pool is pool]:
@@ -274,13 +302,14 @@ class State:
             del self.sessions[ref]
 
     def resolve_address(self, address):
-        """Find the host a ``master_address`` names (its address, or its name as DNS)."""
+        """Find the host a ``master_address`` names (its address, or its name
+        as DNS)."""
         for host in self.hosts:
             if address in (host.address, host.name):
                 return host
         return None
 
-    # -- per-pool views --------------------------------------------------------------
+    # -- per-pool views -------------------------------------------------------
 
     def vms_on(self, host):
         return [vm for vm in self.vms if vm.home is host]
@@ -297,36 +326,49 @@ class State:
         return False
 
     def view(self, pool, cls):
-        if cls == "host":
+        if cls == 'host':
             return list(pool.members)
-        if cls == "pool":
+        if cls == 'pool':
             return [pool]
-        if cls == "VM":
+        if cls == 'VM':
             return [vm for vm in self.vms if vm.home in pool.members]
-        if cls == "task":
+        if cls == 'task':
             return [t for t in self.tasks.values() if t.pool is pool]
         raise ValueError(cls)
 
     def lookup(self, pool, cls, ref):
         obj = self.objects.get(ref) if isinstance(ref, str) else None
         if obj is None or obj.CLASS != cls or not self.visible(pool, obj):
-            raise XapiError("HANDLE_INVALID", cls, ref if isinstance(ref, str) else NULL_REF)
+            raise XapiError(
+                'HANDLE_INVALID',
+                cls,
+                ref if isinstance(ref, str) else NULL_REF,
+            )
         return obj
 
     def free_memory(self, host, extra_used=0):
-        used = sum(vm.memory for vm in self.vms if vm.home is host and vm.resident)
+        used = sum(
+            vm.memory for vm in self.vms if vm.home is host and vm.resident
+        )
         return host.memory_total - HOST_MEMORY_OVERHEAD - used - extra_used
 
     def live_pools(self):
         """Pools that exist from the fleet's point of view, in host order.
 
-        A joining host's old single-host pool is left out: the master already lists the
-        host, and the old pool is gone as soon as the joiner restarts.
+        A joining host's old single-host pool is left out: the master already
+        lists the host, and the old pool is gone as soon as the joiner
+        restarts.
         """
         seen = []
         for host in self.hosts:
             pool = host.pool
-            if (pool is not None and pool.alive and pool.master is host
-                    and host.joining is None and not host.rebooting and pool not in seen):
+            if (
+                pool is not None
+                and pool.alive
+                and pool.master is host
+                and host.joining is None
+                and not host.rebooting
+                and pool not in seen
+            ):
                 seen.append(pool)
         return seen

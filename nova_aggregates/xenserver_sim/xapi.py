@@ -1,9 +1,10 @@
 """The XenAPI classes and methods a simulated host serves.
 
-``XenAPIService.call`` takes one decoded XML-RPC request (already split into method
-name and params) for one host endpoint and returns a ``Reply`` for the wire layer.  It
-applies fault-injection rules, checks arity and the session, runs the method (or starts
-a task for ``Async.*``) and converts the result to the wire encoding.
+``XenAPIService.call`` takes one decoded XML-RPC request (already split into
+method name and params) for one host endpoint and returns a ``Reply`` for the
+wire layer.  It applies fault-injection rules, checks arity and the session,
+runs the method (or starts a task for ``Async.*``) and converts the result to
+the wire encoding.
 """
 
 import logging
@@ -17,34 +18,43 @@ from nova_aggregates.xenserver_sim.model import XapiError
 
 LOG = logging.getLogger(__name__)
 
-# Fields every record builder returns; each gets a generic ``<class>.get_<field>``.
+# Fields every record builder returns; each gets a generic
+# ``<class>.get_<field>``.
 HOST_FIELDS = (
-    "uuid", "name_label", "name_description", "hostname", "address", "enabled",
-    "API_version_major", "API_version_minor", "API_version_vendor", "software_version",
-    "cpu_info", "resident_VMs", "control_domain", "other_config", "memory_overhead",
-    "allowed_operations", "current_operations", "capabilities", "PIFs", "PBDs",
-    "host_CPUs", "metrics", "edition", "tags", "https_only", "suspend_image_sr",
-    "crash_dump_sr",
+    'uuid', 'name_label', 'name_description', 'hostname', 'address', 'enabled',
+    'API_version_major', 'API_version_minor', 'API_version_vendor',
+    'software_version', 'cpu_info', 'resident_VMs', 'control_domain',
+    'other_config', 'memory_overhead', 'allowed_operations',
+    'current_operations', 'capabilities', 'PIFs', 'PBDs', 'host_CPUs',
+    'metrics', 'edition', 'tags', 'https_only', 'suspend_image_sr',
+    'crash_dump_sr',
 )
 POOL_FIELDS = (
-    "uuid", "name_label", "name_description", "master", "default_SR",
-    "suspend_image_SR", "crash_dump_SR", "other_config", "ha_enabled",
-    "ha_configuration", "cpu_info", "tags", "allowed_operations", "current_operations",
-    "restrictions", "wlb_enabled",
+    'uuid', 'name_label', 'name_description', 'master', 'default_SR',
+    'suspend_image_SR', 'crash_dump_SR', 'other_config', 'ha_enabled',
+    'ha_configuration', 'cpu_info', 'tags', 'allowed_operations',
+    'current_operations', 'restrictions', 'wlb_enabled',
 )
 VM_FIELDS = (
-    "uuid", "name_label", "name_description", "power_state", "resident_on", "affinity",
-    "is_control_domain", "is_a_template", "is_a_snapshot", "memory_static_max",
-    "memory_dynamic_max", "memory_dynamic_min", "memory_static_min", "memory_target",
-    "VCPUs_max", "VCPUs_at_startup", "domid", "other_config", "allowed_operations",
-    "current_operations", "tags",
+    'uuid', 'name_label', 'name_description', 'power_state', 'resident_on',
+    'affinity', 'is_control_domain', 'is_a_template', 'is_a_snapshot',
+    'memory_static_max', 'memory_dynamic_max', 'memory_dynamic_min',
+    'memory_static_min', 'memory_target', 'VCPUs_max', 'VCPUs_at_startup',
+    'domid', 'other_config', 'allowed_operations', 'current_operations',
+    'tags',
 )
 TASK_FIELDS = (
-    "uuid", "name_label", "name_description", "status", "progress", "result",
-    "error_info", "created", "finished", "resident_on", "allowed_operations",
-    "current_operations", "other_config", "type", "subtask_of", "subtasks", "backtrace",
+    'uuid', 'name_label', 'name_description', 'status', 'progress', 'result',
+    'error_info', 'created', 'finished', 'resident_on', 'allowed_operations',
+    'current_operations', 'other_config', 'type', 'subtask_of', 'subtasks',
+    'backtrace',
 )
-FIELDS = {"host": HOST_FIELDS, "pool": POOL_FIELDS, "VM": VM_FIELDS, "task": TASK_FIELDS}
+FIELDS = {
+    'host': HOST_FIELDS,
+    'pool': POOL_FIELDS,
+    'VM': VM_FIELDS,
+    'task': TASK_FIELDS,
+}
 
 
 def to_wire(value):
@@ -61,11 +71,12 @@ def to_wire(value):
 
 
 def value_fragment(value):
-    """What task.get_result holds: the result as an XML-RPC ``<value>`` fragment."""
-    if value == "":
-        return ""  # void results are stored as an empty string
+    """What task.get_result holds: the result as an XML-RPC ``<value>``
+    fragment."""
+    if value == '':
+        return ''  # void results are stored as an empty string
     text = xmlrpc.client.dumps((to_wire(value),), allow_none=True)
-    return text[text.index("<value>"):text.rindex("</param>")].strip()
+    return text[text.index('<value>'):text.rindex('</param>')].strip()
 
 
 def _sleep(seconds):
@@ -74,8 +85,8 @@ def _sleep(seconds):
 
 
 class Reply:
-    """What to send back: ``kind`` is "response" (payload = envelope struct) or one of
-    the wire fault actions (drop_connection, http_500, malformed)."""
+    """What to send back: ``kind`` is "response" (payload = envelope struct) or
+    one of the wire fault actions (drop_connection, http_500, malformed)."""
 
     def __init__(self, kind, payload=None):
         self.kind = kind
@@ -83,16 +94,22 @@ class Reply:
 
     @classmethod
     def success(cls, value):
-        return cls("response", {"Status": "Success", "Value": to_wire(value)})
+        return cls('response', {'Status': 'Success', 'Value': to_wire(value)})
 
     @classmethod
     def failure(cls, details):
-        return cls("response", {"Status": "Failure",
-                                "ErrorDescription": [str(d) for d in details]})
+        return cls(
+            'response',
+            {
+                'Status': 'Failure',
+                'ErrorDescription': [str(d) for d in details],
+            },
+        )
 
 
 class Call:
-    """Context of one API call: the endpoint's host, the caller's session, fault mode."""
+    """Context of one API call: the endpoint's host, the caller's session,
+    fault mode."""
 
     def __init__(self, host, session=None, join_mode=None):
         self.host = host
@@ -113,8 +130,9 @@ class _Method:
 class XenAPIService:
     """Dispatch table plus the behaviour of every supported call.
 
-    ``hooks`` is the owning Fleet: ``call_later(delay, fn)``, ``endpoint_down(host)``,
-    ``endpoint_up(host)``; ``config`` carries join_delay, eject_delay and task_delay.
+    ``hooks`` is the owning Fleet: ``call_later(delay, fn)``,
+    ``endpoint_down(host)``, ``endpoint_up(host)``; ``config`` carries
+    join_delay, eject_delay and task_delay.
     """
 
     def __init__(self, state, fault_table, hooks, config):
@@ -125,17 +143,19 @@ class XenAPIService:
         self.methods = {}
         self._register_all()
 
-    # -- dispatch --------------------------------------------------------------------
+    # -- dispatch -------------------------------------------------------------
 
     def call(self, host, method, params):
-        is_async = method.startswith("Async.")
+        is_async = method.startswith('Async.')
         base = faultlib.strip_async(method)
         spec = self.methods.get(base)
         if is_async and spec is not None and not spec.asyncable:
             spec = None
         takes_session = spec.session if spec is not None else True
         candidates = [method, base] if is_async else [method]
-        rule = self.faults.take(host.name, candidates, takes_session and bool(params))
+        rule = self.faults.take(
+            host.name, candidates, takes_session and bool(params)
+        )
 
         delay, error, join_mode = 0.0, None, None
         if rule is not None:
@@ -149,19 +169,28 @@ class XenAPIService:
             if rule.action in faultlib.WIRE_ACTIONS:
                 _sleep(delay)
                 return Reply(rule.action)
-            if rule.action == faultlib.EXPIRE_SESSION and isinstance(params[0], str):
+            if rule.action == faultlib.EXPIRE_SESSION and isinstance(
+                params[0], str
+            ):
                 with self.state.lock:
                     self.state.sessions.pop(params[0], None)
 
         if spec is None:
-            return Reply.failure(["MESSAGE_METHOD_UNKNOWN", method])
+            return Reply.failure(['MESSAGE_METHOD_UNKNOWN', method])
         nparams = len(params) - (1 if spec.session else 0)
         if not spec.nmin <= nparams <= spec.nmax:
             expected = spec.nmax + (1 if spec.session else 0)
-            return Reply.failure(["MESSAGE_PARAMETER_COUNT_MISMATCH", method,
-                                  str(expected), str(len(params))])
+            return Reply.failure(
+                [
+                    'MESSAGE_PARAMETER_COUNT_MISMATCH',
+                    method,
+                    str(expected),
+                    str(len(params)),
+                ]
+            )
         if not is_async:
-            # A slow operation: the work happens after the delay, then the reply goes out.
+            # A slow operation: the work happens after the delay, then the
+            # reply goes out.
             _sleep(delay)
 
         with self.state.lock:
@@ -175,30 +204,40 @@ class XenAPIService:
                     raise XapiError(*error)
                 call = Call(host, session, join_mode)
                 if is_async:
-                    value = self._start_task(call, spec, method, args, delay, error)
+                    value = self._start_task(
+                        call, spec, method, args, delay, error
+                    )
                 else:
                     value = spec.func(call, *args)
                 return Reply.success(value)
             except XapiError as exc:
                 return Reply.failure(exc.details)
-            except Exception as exc:  # a simulator bug must not kill the connection
-                LOG.exception("simulator error in %s", method)
-                return Reply.failure(["INTERNAL_ERROR", "%s: %s" % (type(exc).__name__, exc)])
+            except Exception as exc:
+                # A simulator bug must not kill the connection.
+                LOG.exception('simulator error in %s', method)
+                return Reply.failure(
+                    ['INTERNAL_ERROR', '%s: %s' % (type(exc).__name__, exc)]
+                )
 
     def _check_session(self, host, ref):
-        session = self.state.sessions.get(ref) if isinstance(ref, str) else None
+        session = (
+            self.state.sessions.get(ref) if isinstance(ref, str) else None
+        )
         if session is None or session.host is not host or not host.serving:
-            raise XapiError("SESSION_INVALID", ref if isinstance(ref, str) else NULL_REF)
+            raise XapiError(
+                'SESSION_INVALID', ref if isinstance(ref, str) else NULL_REF
+            )
         return session
 
-    # -- tasks -----------------------------------------------------------------------
+    # -- tasks ----------------------------------------------------------------
 
     def _start_task(self, call, spec, method, args, delay, error):
         task = model.Task(method, call.pool, call.host)
         self.state.register(task)
-        duration = self.config["task_delay"] + (delay or 0.0)
+        duration = self.config['task_delay'] + (delay or 0.0)
         self.hooks.call_later(
-            0, lambda: self._run_task(task, spec, call, args, duration, error))
+            0, lambda: self._run_task(task, spec, call, args, duration, error)
+        )
         return task.ref
 
     def _run_task(self, task, spec, call, args, duration, error):
@@ -208,68 +247,92 @@ class XenAPIService:
             if elapsed >= duration:
                 break
             with self.state.lock:
-                if task.status != "pending":
+                if task.status != 'pending':
                     return
-                # Progress rises while the task is pending; it reaches 1.0 at the end.
+                # Progress rises while the task is pending; it reaches 1.0 at
+                # the end.
                 task.progress = round(0.9 * elapsed / duration, 3)
             time.sleep(min(0.02, duration - elapsed))
         with self.state.lock:
-            if task.status != "pending":
+            if task.status != 'pending':
                 return  # cancelled before the work started
             try:
                 if error is not None:
                     raise XapiError(*error)
                 value = spec.func(call, *args)
             except XapiError as exc:
-                task.finish("failure", error_info=exc.details)
+                task.finish('failure', error_info=exc.details)
             except Exception as exc:
-                LOG.exception("simulator error in task %s", task.name_label)
-                task.finish("failure", error_info=["INTERNAL_ERROR", str(exc)])
+                LOG.exception('simulator error in task %s', task.name_label)
+                task.finish('failure', error_info=['INTERNAL_ERROR', str(exc)])
             else:
-                task.finish("success", result=value_fragment(value))
+                task.finish('success', result=value_fragment(value))
 
-    # -- registration ----------------------------------------------------------------
+    # -- registration ---------------------------------------------------------
 
     def _add(self, name, func, nmin, nmax=None, session=True, asyncable=False):
-        self.methods[name] = _Method(func, nmin, nmin if nmax is None else nmax,
-                                     session, asyncable)
+        self.methods[name] = _Method(
+            func, nmin, nmin if nmax is None else nmax, session, asyncable
+        )
 
     def _register_all(self):
         add = self._add
-        add("session.login_with_password", self.session_login, 2, 4, session=False)
-        add("session.logout", self.session_logout, 0)
-        add("session.get_this_host", self.session_get_this_host, 1)
+        add(
+            'session.login_with_password',
+            self.session_login,
+            2,
+            4,
+            session=False,
+        )
+        add('session.logout', self.session_logout, 0)
+        add('session.get_this_host', self.session_get_this_host, 1)
 
-        for cls in ("host", "pool", "VM", "task"):
+        for cls in ('host', 'pool', 'VM', 'task'):
             self._register_class(cls)
 
-        add("pool.set_name_label", self._setter("pool", "name_label"), 2)
-        add("pool.set_name_description", self._setter("pool", "name_description"), 2)
-        add("pool.join", self.pool_join, 3, asyncable=True)
-        add("pool.join_force", self.pool_join_force, 3, asyncable=True)
-        add("pool.eject", self.pool_eject, 1, asyncable=True)
-        add("pool.designate_new_master", self.pool_designate_new_master, 1,
-            asyncable=True)
+        add('pool.set_name_label', self._setter('pool', 'name_label'), 2)
+        add(
+            'pool.set_name_description',
+            self._setter('pool', 'name_description'),
+            2,
+        )
+        add('pool.join', self.pool_join, 3, asyncable=True)
+        add('pool.join_force', self.pool_join_force, 3, asyncable=True)
+        add('pool.eject', self.pool_eject, 1, asyncable=True)
+        add(
+            'pool.designate_new_master',
+            self.pool_designate_new_master,
+            1,
+            asyncable=True,
+        )
 
-        add("host.set_name_label", self._setter("host", "name_label"), 2)
-        add("host.set_name_description", self._setter("host", "name_description"), 2)
-        add("host.disable", self.host_disable, 1, 2, asyncable=True)
-        add("host.enable", self.host_enable, 1, asyncable=True)
-        add("host.evacuate", self.host_evacuate, 1, 3, asyncable=True)
-        add("host.compute_free_memory", self.host_compute_free_memory, 1)
+        add('host.set_name_label', self._setter('host', 'name_label'), 2)
+        add(
+            'host.set_name_description',
+            self._setter('host', 'name_description'),
+            2,
+        )
+        add('host.disable', self.host_disable, 1, 2, asyncable=True)
+        add('host.enable', self.host_enable, 1, asyncable=True)
+        add('host.evacuate', self.host_evacuate, 1, 3, asyncable=True)
+        add('host.compute_free_memory', self.host_compute_free_memory, 1)
 
-        add("VM.set_name_label", self._setter("VM", "name_label"), 2)
-        add("VM.set_name_description", self._setter("VM", "name_description"), 2)
-        add("VM.pool_migrate", self.vm_pool_migrate, 3, asyncable=True)
-        add("VM.clean_shutdown", self.vm_shutdown, 1, asyncable=True)
-        add("VM.hard_shutdown", self.vm_shutdown, 1, asyncable=True)
-        add("VM.start", self.vm_start, 3, asyncable=True)
+        add('VM.set_name_label', self._setter('VM', 'name_label'), 2)
+        add(
+            'VM.set_name_description',
+            self._setter('VM', 'name_description'),
+            2,
+        )
+        add('VM.pool_migrate', self.vm_pool_migrate, 3, asyncable=True)
+        add('VM.clean_shutdown', self.vm_shutdown, 1, asyncable=True)
+        add('VM.hard_shutdown', self.vm_shutdown, 1, asyncable=True)
+        add('VM.start', self.vm_start, 3, asyncable=True)
 
-        add("task.destroy", self.task_destroy, 1)
-        add("task.cancel", self.task_cancel, 1)
+        add('task.destroy', self.task_destroy, 1)
+        add('task.cancel', self.task_cancel, 1)
 
     def _register_class(self, cls):
-        record = getattr(self, "%s_record" % cls.lower())
+        record = getattr(self, '%s_record' % cls.lower())
         state = self.state
 
         def get_all(call):
@@ -285,113 +348,134 @@ class XenAPIService:
             for obj in state.view(call.pool, cls):
                 if obj.uuid == uuid:
                     return obj.ref
-            raise XapiError("UUID_INVALID", cls, uuid)
+            raise XapiError('UUID_INVALID', cls, uuid)
 
         def get_by_name_label(call, label):
-            return [obj.ref for obj in state.view(call.pool, cls) if obj.name_label == label]
+            return [
+                obj.ref
+                for obj in state.view(call.pool, cls)
+                if obj.name_label == label
+            ]
 
-        self._add("%s.get_all" % cls, get_all, 0)
-        self._add("%s.get_all_records" % cls, get_all_records, 0)
-        self._add("%s.get_record" % cls, get_record, 1)
-        self._add("%s.get_by_uuid" % cls, get_by_uuid, 1)
-        if cls != "pool":
-            self._add("%s.get_by_name_label" % cls, get_by_name_label, 1)
+        self._add('%s.get_all' % cls, get_all, 0)
+        self._add('%s.get_all_records' % cls, get_all_records, 0)
+        self._add('%s.get_record' % cls, get_record, 1)
+        self._add('%s.get_by_uuid' % cls, get_by_uuid, 1)
+        if cls != 'pool':
+            self._add('%s.get_by_name_label' % cls, get_by_name_label, 1)
         for field in FIELDS[cls]:
-            self._add("%s.get_%s" % (cls, field), self._getter(cls, record, field), 1)
-        if cls != "task":
-            self._add("%s.set_other_config" % cls, self._set_map(cls), 2)
-            self._add("%s.add_to_other_config" % cls, self._add_to_map(cls), 3)
-            self._add("%s.remove_from_other_config" % cls, self._remove_from_map(cls), 2)
+            self._add(
+                '%s.get_%s' % (cls, field), self._getter(cls, record, field), 1
+            )
+        if cls != 'task':
+            self._add('%s.set_other_config' % cls, self._set_map(cls), 2)
+            self._add('%s.add_to_other_config' % cls, self._add_to_map(cls), 3)
+            self._add(
+                '%s.remove_from_other_config' % cls,
+                self._remove_from_map(cls),
+                2,
+            )
 
     def _getter(self, cls, record, field):
         def getter(call, ref):
             return record(self.state.lookup(call.pool, cls, ref))[field]
+
         return getter
 
     def _setter(self, cls, attr):
         def setter(call, ref, value):
             setattr(self.state.lookup(call.pool, cls, ref), attr, str(value))
-            return ""
+            return ''
+
         return setter
 
     def _set_map(self, cls):
         def set_map(call, ref, value):
             if not isinstance(value, dict):
-                raise XapiError("FIELD_TYPE_ERROR", "other_config")
+                raise XapiError('FIELD_TYPE_ERROR', 'other_config')
             obj = self.state.lookup(call.pool, cls, ref)
             obj.other_config = {str(k): str(v) for k, v in value.items()}
-            return ""
+            return ''
+
         return set_map
 
     def _add_to_map(self, cls):
         def add_to_map(call, ref, key, value):
             obj = self.state.lookup(call.pool, cls, ref)
             if key in obj.other_config:
-                raise XapiError("MAP_DUPLICATE_KEY", cls, "other_config", ref, key)
+                raise XapiError(
+                    'MAP_DUPLICATE_KEY', cls, 'other_config', ref, key
+                )
             obj.other_config[str(key)] = str(value)
-            return ""
+            return ''
+
         return add_to_map
 
     def _remove_from_map(self, cls):
         def remove_from_map(call, ref, key):
             self.state.lookup(call.pool, cls, ref).other_config.pop(key, None)
-            return ""
+            return ''
+
         return remove_from_map
 
-    # -- records ---------------------------------------------------------------------
+    # -- records --------------------------------------------------------------
 
     def host_record(self, host):
         vms = [vm.ref for vm in self.state.vms_on(host) if vm.resident]
-        ops = ["provision", "evacuate", "shutdown", "reboot"]
+        ops = ['provision', 'evacuate', 'shutdown', 'reboot']
         return {
-            "uuid": host.uuid,
-            "name_label": host.name_label,
-            "name_description": host.name_description,
-            "hostname": host.name,
-            "address": host.address,
-            "enabled": host.enabled,
-            "API_version_major": host.api_version[0],
-            "API_version_minor": host.api_version[1],
-            "API_version_vendor": "XenSource",
-            "software_version": dict(host.software_version),
-            "cpu_info": {"vendor": host.cpu_vendor, "cpu_count": 8, "socket_count": 1,
-                         "modelname": "Simulated CPU"},
-            "resident_VMs": vms,
-            "control_domain": host.dom0.ref if host.dom0 else NULL_REF,
-            "other_config": dict(host.other_config),
-            "memory_overhead": model.HOST_MEMORY_OVERHEAD,
-            "allowed_operations": ops,
-            "current_operations": {},
-            "capabilities": ["xen-3.0-x86_64", "hvm-3.0-x86_64"],
-            "PIFs": [],
-            "PBDs": [],
-            "host_CPUs": [],
-            "metrics": NULL_REF,
-            "edition": "xcp-ng",
-            "tags": [],
-            "https_only": False,
-            "suspend_image_sr": NULL_REF,
-            "crash_dump_sr": NULL_REF,
+            'uuid': host.uuid,
+            'name_label': host.name_label,
+            'name_description': host.name_description,
+            'hostname': host.name,
+            'address': host.address,
+            'enabled': host.enabled,
+            'API_version_major': host.api_version[0],
+            'API_version_minor': host.api_version[1],
+            'API_version_vendor': 'XenSource',
+            'software_version': dict(host.software_version),
+            'cpu_info': {
+                'vendor': host.cpu_vendor,
+                'cpu_count': 8,
+                'socket_count': 1,
+                'modelname': 'Simulated CPU',
+            },
+            'resident_VMs': vms,
+            'control_domain': host.dom0.ref if host.dom0 else NULL_REF,
+            'other_config': dict(host.other_config),
+            'memory_overhead': model.HOST_MEMORY_OVERHEAD,
+            'allowed_operations': ops,
+            'current_operations': {},
+            'capabilities': ['xen-3.0-x86_64', 'hvm-3.0-x86_64'],
+            'PIFs': [],
+            'PBDs': [],
+            'host_CPUs': [],
+            'metrics': NULL_REF,
+            'edition': 'xcp-ng',
+            'tags': [],
+            'https_only': False,
+            'suspend_image_sr': NULL_REF,
+            'crash_dump_sr': NULL_REF,
         }
 
     def pool_record(self, pool):
         return {
-            "uuid": pool.uuid,
-            "name_label": pool.name_label,
-            "name_description": pool.name_description,
-            "master": pool.master.ref,
-            "default_SR": NULL_REF,
-            "suspend_image_SR": NULL_REF,
-            "crash_dump_SR": NULL_REF,
-            "other_config": dict(pool.other_config),
-            "ha_enabled": False,
-            "ha_configuration": {},
-            "cpu_info": {"vendor": pool.master.cpu_vendor, "cpu_count": 8},
-            "tags": [],
-            "allowed_operations": [],
-            "current_operations": {},
-            "restrictions": {},
-            "wlb_enabled": False,
+            'uuid': pool.uuid,
+            'name_label': pool.name_label,
+            'name_description': pool.name_description,
+            'master': pool.master.ref,
+            'default_SR': NULL_REF,
+            'suspend_image_SR': NULL_REF,
+            'crash_dump_SR': NULL_REF,
+            'other_config': dict(pool.other_config),
+            'ha_enabled': False,
+            'ha_configuration': {},
+            'cpu_info': {'vendor': pool.master.cpu_vendor, 'cpu_count': 8},
+            'tags': [],
+            'allowed_operations': [],
+            'current_operations': {},
+            'restrictions': {},
+            'wlb_enabled': False,
         }
 
     def vm_record(self, vm):
@@ -399,66 +483,73 @@ class XenAPIService:
         if vm.is_control_domain:
             ops = []
         elif vm.resident:
-            ops = ["clean_shutdown", "hard_shutdown", "pool_migrate"]
+            ops = ['clean_shutdown', 'hard_shutdown', 'pool_migrate']
         else:
-            ops = ["start"]
+            ops = ['start']
         return {
-            "uuid": vm.uuid,
-            "name_label": vm.name_label,
-            "name_description": vm.name_description,
-            "power_state": vm.power_state,
-            "resident_on": resident_on,
-            "affinity": vm.home.ref,
-            "is_control_domain": vm.is_control_domain,
-            "is_a_template": vm.is_a_template,
-            "is_a_snapshot": False,
-            "memory_static_max": vm.memory,
-            "memory_dynamic_max": vm.memory,
-            "memory_dynamic_min": vm.memory,
-            "memory_static_min": vm.memory,
-            "memory_target": vm.memory if vm.resident else 0,
-            "VCPUs_max": 2,
-            "VCPUs_at_startup": 2,
-            "domid": vm.domid,
-            "other_config": dict(vm.other_config),
-            "allowed_operations": ops,
-            "current_operations": {},
-            "tags": [],
+            'uuid': vm.uuid,
+            'name_label': vm.name_label,
+            'name_description': vm.name_description,
+            'power_state': vm.power_state,
+            'resident_on': resident_on,
+            'affinity': vm.home.ref,
+            'is_control_domain': vm.is_control_domain,
+            'is_a_template': vm.is_a_template,
+            'is_a_snapshot': False,
+            'memory_static_max': vm.memory,
+            'memory_dynamic_max': vm.memory,
+            'memory_dynamic_min': vm.memory,
+            'memory_static_min': vm.memory,
+            'memory_target': vm.memory if vm.resident else 0,
+            'VCPUs_max': 2,
+            'VCPUs_at_startup': 2,
+            'domid': vm.domid,
+            'other_config': dict(vm.other_config),
+            'allowed_operations': ops,
+            'current_operations': {},
+            'tags': [],
         }
 
     def task_record(self, task):
         return {
-            "uuid": task.uuid,
-            "name_label": task.name_label,
-            "name_description": task.name_description,
-            "status": task.status,
-            "progress": float(task.progress),
-            "result": task.result,
-            "error_info": list(task.error_info),
-            "created": task.created,
-            "finished": task.finished,
-            "resident_on": task.host.ref,
-            "allowed_operations": ["cancel"] if task.status == "pending" else [],
-            "current_operations": {},
-            "other_config": dict(task.other_config),
-            "type": "<none/>",
-            "subtask_of": NULL_REF,
-            "subtasks": [],
-            "backtrace": "()",
+            'uuid': task.uuid,
+            'name_label': task.name_label,
+            'name_description': task.name_description,
+            'status': task.status,
+            'progress': float(task.progress),
+            'result': task.result,
+            'error_info': list(task.error_info),
+            'created': task.created,
+            'finished': task.finished,
+            'resident_on': task.host.ref,
+            'allowed_operations': ['cancel']
+            if task.status == 'pending'
+            else [],
+            'current_operations': {},
+            'other_config': dict(task.other_config),
+            'type': '<none/>',
+            'subtask_of': NULL_REF,
+            'subtasks': [],
+            'backtrace': '()',
         }
 
-    # -- session ---------------------------------------------------------------------
+    # -- session --------------------------------------------------------------
 
-    def session_login(self, call, username, password, version="1.1", originator=""):
+    def session_login(
+        self, call, username, password, version='1.1', originator=''
+    ):
         host = call.host
         if host.pool is None:
-            raise XapiError("HOST_STILL_BOOTING")
+            raise XapiError('HOST_STILL_BOOTING')
         if not host.is_master:
             # Members do not take password logins; they point at their master.
-            raise XapiError("HOST_IS_SLAVE", host.pool.master.address)
+            raise XapiError('HOST_IS_SLAVE', host.pool.master.address)
         if username != host.username or password != host.password:
-            raise XapiError("SESSION_AUTHENTICATION_FAILED", username,
-                            "Authentication failure")
+            raise XapiError(
+                'SESSION_AUTHENTICATION_FAILED',
+                username,
+                'Authentication failure',
+            )
         session = model.Session(host, username, originator)
         self.state.sessions[session.ref] = session
         host.logins += 1
@@ -466,94 +557,134 @@ class XenAPIService:
 
     def session_logout(self, call):
         self.state.sessions.pop(call.session.ref, None)
-        return ""
+        return ''
 
     def session_get_this_host(self, call, ref):
-        session = self.state.sessions.get(ref) if isinstance(ref, str) else None
+        session = (
+            self.state.sessions.get(ref) if isinstance(ref, str) else None
+        )
         if session is None or session.host is not call.host:
-            raise XapiError("HANDLE_INVALID", "session", ref)
+            raise XapiError('HANDLE_INVALID', 'session', ref)
         return session.host.ref
 
-    # -- pool join -------------------------------------------------------------------
+    # -- pool join ------------------------------------------------------------
 
-    def pool_join(self, call, master_address, master_username, master_password):
-        return self._join(call, master_address, master_username, master_password,
-                          force=False)
+    def pool_join(
+        self, call, master_address, master_username, master_password
+    ):
+        return self._join(
+            call, master_address, master_username, master_password, force=False
+        )
 
-    def pool_join_force(self, call, master_address, master_username, master_password):
-        return self._join(call, master_address, master_username, master_password,
-                          force=True)
+    def pool_join_force(
+        self, call, master_address, master_username, master_password
+    ):
+        return self._join(
+            call, master_address, master_username, master_password, force=True
+        )
 
     def _join(self, call, master_address, username, password, force):
         joiner = call.host
         target = self.state.resolve_address(master_address)
         if target is None or not target.reachable:
-            raise XapiError("POOL_JOINING_HOST_CONNECTION_FAILED")
+            raise XapiError('POOL_JOINING_HOST_CONNECTION_FAILED')
         # The joiner logs into the master; that login can fail like any other.
         if not target.is_master:
-            raise XapiError("HOST_IS_SLAVE", target.pool.master.address)
+            raise XapiError('HOST_IS_SLAVE', target.pool.master.address)
         if username != target.username or password != target.password:
-            raise XapiError("SESSION_AUTHENTICATION_FAILED", username,
-                            "Authentication failure")
+            raise XapiError(
+                'SESSION_AUTHENTICATION_FAILED',
+                username,
+                'Authentication failure',
+            )
         master_pool = target.pool
         if target is joiner:
             if len(joiner.pool.members) > 1:
-                raise XapiError("OPERATION_NOT_ALLOWED", "Host is already part of a pool")
-            raise XapiError("OPERATION_NOT_ALLOWED", "Host cannot become slave of itself")
+                raise XapiError(
+                    'OPERATION_NOT_ALLOWED', 'Host is already part of a pool'
+                )
+            raise XapiError(
+                'OPERATION_NOT_ALLOWED', 'Host cannot become slave of itself'
+            )
         if joiner.joining is not None:
-            # Accepted already and waiting for its restart: repeating the call is harmless.
+            # Accepted already and waiting for its restart: repeating the call
+            # is harmless.
             if joiner.joining is master_pool:
-                return ""
-            raise XapiError("OPERATION_NOT_ALLOWED", "Host is already joining another pool")
+                return ''
+            raise XapiError(
+                'OPERATION_NOT_ALLOWED', 'Host is already joining another pool'
+            )
         if len(joiner.pool.members) > 1:
-            raise XapiError("POOL_JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS")
+            raise XapiError(
+                'POOL_JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS'
+            )
         if any(vm.is_guest_resident for vm in self.state.vms_on(joiner)):
-            raise XapiError("POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS")
+            raise XapiError('POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS')
         if joiner.shared_sr:
-            raise XapiError("POOL_JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS")
+            raise XapiError('POOL_JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS')
         if joiner.api_version != target.api_version:
-            raise XapiError("POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION",
-                            "%d.%d" % joiner.api_version, "%d.%d" % target.api_version)
+            raise XapiError(
+                'POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION',
+                '%d.%d' % joiner.api_version,
+                '%d.%d' % target.api_version,
+            )
         mine, theirs = joiner.software_version, target.software_version
-        if mine.get("platform_version") != theirs.get("platform_version"):
-            raise XapiError("POOL_HOSTS_NOT_COMPATIBLE")
+        if mine.get('platform_version') != theirs.get('platform_version'):
+            raise XapiError('POOL_HOSTS_NOT_COMPATIBLE')
         if not force:
-            # Only plain join insists on homogeneity; join_force skips exactly this.
-            ignored = ("hostname", "date")
-            if ({k: v for k, v in mine.items() if k not in ignored}
-                    != {k: v for k, v in theirs.items() if k not in ignored}):
-                raise XapiError("POOL_HOSTS_NOT_HOMOGENEOUS", "Software version differs")
+            # Only plain join insists on homogeneity; join_force skips exactly
+            # this.
+            ignored = ('hostname', 'date')
+            if {k: v for k, v in mine.items() if k not in ignored} != {
+                k: v for k, v in theirs.items() if k not in ignored
+            }:
+                raise XapiError(
+                    'POOL_HOSTS_NOT_HOMOGENEOUS', 'Software version differs'
+                )
             if joiner.cpu_vendor != target.cpu_vendor:
-                raise XapiError("POOL_HOSTS_NOT_HOMOGENEOUS", "CPUs differ")
+                raise XapiError('POOL_HOSTS_NOT_HOMOGENEOUS', 'CPUs differ')
 
         mode, after = call.join_mode or (None, None)
         if mode == faultlib.HALF_DONE_JOIN:
-            LOG.info("fault: %s join to %s reported success but is dropped",
-                     joiner.name, target.name)
-            return ""
+            LOG.info(
+                'fault: %s join to %s reported success but is dropped',
+                joiner.name,
+                target.name,
+            )
+            return ''
         epoch = joiner.epoch
         if mode == faultlib.LATE_JOIN:
-            self.hooks.call_later(after, lambda: self._accept_join(joiner, master_pool,
-                                                                   epoch))
+            self.hooks.call_later(
+                after, lambda: self._accept_join(joiner, master_pool, epoch)
+            )
         else:
             self._accept_join(joiner, master_pool, epoch)
-        return ""
+        return ''
 
     def _accept_join(self, joiner, pool, epoch):
-        """The master records the joiner; the joiner restarts after join_delay."""
+        """The master records the joiner; the joiner restarts after
+        join_delay."""
         with self.state.lock:
-            if (joiner.epoch != epoch or joiner.joining is not None or not joiner.serving
-                    or not pool.alive or len(joiner.pool.members) > 1):
+            if (
+                joiner.epoch != epoch
+                or joiner.joining is not None
+                or not joiner.serving
+                or not pool.alive
+                or len(joiner.pool.members) > 1
+            ):
                 return
             joiner.epoch += 1
             joiner.joining = pool
             pool.members.append(joiner)
             epoch = joiner.epoch
-        self.hooks.call_later(self.config["join_delay"],
-                              lambda: self._finish_join(joiner, pool, epoch))
+        self.hooks.call_later(
+            self.config['join_delay'],
+            lambda: self._finish_join(joiner, pool, epoch),
+        )
 
     def _finish_join(self, joiner, pool, epoch):
-        """xapi's "fuse": the joiner forgets its own pool and comes back as a member."""
+        """xapi's "fuse": the joiner forgets its own pool and comes back as a
+        member."""
         with self.state.lock:
             if joiner.epoch != epoch or joiner.joining is not pool:
                 return
@@ -564,19 +695,23 @@ class XenAPIService:
             self.state.drop_sessions(joiner)
             if old is not pool:
                 self.state.kill_pool(old)
-            LOG.info("%s is now a member of the pool of %s", joiner.name, pool.master.name)
+            LOG.info(
+                '%s is now a member of the pool of %s',
+                joiner.name,
+                pool.master.name,
+            )
 
-    # -- pool eject / designate_new_master ------------------------------------------
+    # -- pool eject / designate_new_master ------------------------------------
 
     def pool_eject(self, call, host_ref):
         pool = call.pool
-        host = self.state.lookup(pool, "host", host_ref)
+        host = self.state.lookup(pool, 'host', host_ref)
         if host is pool.master:
-            raise XapiError("INTERNAL_ERROR", "Xapi_pool.Cannot_eject_master")
+            raise XapiError('INTERNAL_ERROR', 'Xapi_pool.Cannot_eject_master')
         if any(vm.is_guest_resident for vm in self.state.vms_on(host)):
-            raise XapiError("OPERATION_NOT_ALLOWED", "VM resident on host")
+            raise XapiError('OPERATION_NOT_ALLOWED', 'VM resident on host')
         if not host.reachable:
-            raise XapiError("HOST_OFFLINE", host.ref)
+            raise XapiError('HOST_OFFLINE', host.ref)
         pool.members.remove(host)
         if host.joining is not None and host.pool is not pool:
             self.state.kill_pool(host.pool)  # ejected before its join restart
@@ -585,16 +720,23 @@ class XenAPIService:
         host.pool = None
         host.rebooting = True
         self.state.drop_sessions(host)
-        # Eject wipes the host: local VMs and its dom0 record go; refs will all be new.
+        # Eject wipes the host: local VMs and its dom0 record go; refs will all
+        # be new.
         for vm in self.state.vms_on(host):
             self.state.forget(vm)
         host.dom0 = None
         self.hooks.endpoint_down(host)
         epoch = host.epoch
-        self.hooks.call_later(self.config["eject_delay"],
-                              lambda: self._finish_reboot(host, epoch))
-        LOG.info("%s ejected from the pool of %s; rebooting", host.name, pool.master.name)
-        return ""
+        self.hooks.call_later(
+            self.config['eject_delay'],
+            lambda: self._finish_reboot(host, epoch),
+        )
+        LOG.info(
+            '%s ejected from the pool of %s; rebooting',
+            host.name,
+            pool.master.name,
+        )
+        return ''
 
     def _finish_reboot(self, host, epoch):
         with self.state.lock:
@@ -611,113 +753,146 @@ class XenAPIService:
             host.rebooting = False
             if not host.stopped:
                 self.hooks.endpoint_up(host)
-            LOG.info("%s is back as a standalone host", host.name)
+            LOG.info('%s is back as a standalone host', host.name)
 
     def pool_designate_new_master(self, call, host_ref):
         pool = call.pool
-        host = self.state.lookup(pool, "host", host_ref)
+        host = self.state.lookup(pool, 'host', host_ref)
         if host is pool.master:
-            return ""
+            return ''
         if host.joining is not None:
-            raise XapiError("OPERATION_NOT_ALLOWED", "Host has not finished joining")
+            raise XapiError(
+                'OPERATION_NOT_ALLOWED', 'Host has not finished joining'
+            )
         if not host.reachable:
-            raise XapiError("HOST_OFFLINE", host.ref)
+            raise XapiError('HOST_OFFLINE', host.ref)
         old = pool.master
         pool.master = host
-        # The old master restarts as a member: its sessions go, logins say HOST_IS_SLAVE.
+        # The old master restarts as a member: its sessions go, logins say
+        # HOST_IS_SLAVE.
         self.state.drop_sessions(old)
-        return ""
+        return ''
 
-    # -- host maintenance ------------------------------------------------------------
+    # -- host maintenance -----------------------------------------------------
 
     def host_disable(self, call, host_ref, auto_enable=True):
-        self.state.lookup(call.pool, "host", host_ref).enabled = False
-        return ""
+        self.state.lookup(call.pool, 'host', host_ref).enabled = False
+        return ''
 
     def host_enable(self, call, host_ref):
-        self.state.lookup(call.pool, "host", host_ref).enabled = True
-        return ""
+        self.state.lookup(call.pool, 'host', host_ref).enabled = True
+        return ''
 
     def host_compute_free_memory(self, call, host_ref):
-        return self.state.free_memory(self.state.lookup(call.pool, "host", host_ref))
+        return self.state.free_memory(
+            self.state.lookup(call.pool, 'host', host_ref)
+        )
 
-    def host_evacuate(self, call, host_ref, network=NULL_REF, batch_size="0"):
-        host = self.state.lookup(call.pool, "host", host_ref)
+    def host_evacuate(self, call, host_ref, network=NULL_REF, batch_size='0'):
+        host = self.state.lookup(call.pool, 'host', host_ref)
         guests = [vm for vm in self.state.vms_on(host) if vm.is_guest_resident]
         # Plan everything first: evacuate is all-or-nothing.
-        targets = [h for h in call.pool.members
-                   if h is not host and h.enabled and h.reachable and h.joining is None]
+        targets = [
+            h
+            for h in call.pool.members
+            if h is not host
+            and h.enabled
+            and h.reachable
+            and h.joining is None
+        ]
         planned = {h: 0 for h in targets}
         plan = []
         for vm in guests:
             if not targets:
-                raise XapiError("NO_HOSTS_AVAILABLE", vm.ref)
+                raise XapiError('NO_HOSTS_AVAILABLE', vm.ref)
             free = {h: self.state.free_memory(h, planned[h]) for h in targets}
-            best = max(targets, key=lambda h: free[h])  # max() keeps the first on ties
+            # max() keeps the first on ties.
+            best = max(targets, key=lambda h: free[h])
             if free[best] < vm.memory:
-                raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", vm.memory, max(free[best], 0))
+                raise XapiError(
+                    'HOST_NOT_ENOUGH_FREE_MEMORY',
+                    vm.memory,
+                    max(free[best], 0),
+                )
             planned[best] += vm.memory
             plan.append((vm, best))
         for vm, target in plan:
             vm.home = target
-        return ""
+        return ''
 
-    # -- VMs -------------------------------------------------------------------------
+    # -- VMs ------------------------------------------------------------------
 
     def vm_pool_migrate(self, call, vm_ref, host_ref, options):
-        vm = self.state.lookup(call.pool, "VM", vm_ref)
-        target = self.state.lookup(call.pool, "host", host_ref)
+        vm = self.state.lookup(call.pool, 'VM', vm_ref)
+        target = self.state.lookup(call.pool, 'host', host_ref)
         if vm.is_control_domain:
-            raise XapiError("OPERATION_NOT_ALLOWED", "Cannot migrate a control domain")
+            raise XapiError(
+                'OPERATION_NOT_ALLOWED', 'Cannot migrate a control domain'
+            )
         if vm.is_a_template:
-            raise XapiError("VM_IS_TEMPLATE", vm.ref)
-        if vm.power_state != "Running":
-            raise XapiError("VM_BAD_POWER_STATE", vm.ref, "running", vm.power_state.lower())
+            raise XapiError('VM_IS_TEMPLATE', vm.ref)
+        if vm.power_state != 'Running':
+            raise XapiError(
+                'VM_BAD_POWER_STATE', vm.ref, 'running', vm.power_state.lower()
+            )
         if target is vm.home:
-            return ""
+            return ''
         if not target.enabled:
-            raise XapiError("HOST_DISABLED", target.ref)
+            raise XapiError('HOST_DISABLED', target.ref)
         if not target.reachable or target.joining is not None:
-            raise XapiError("HOST_OFFLINE", target.ref)
+            raise XapiError('HOST_OFFLINE', target.ref)
         free = self.state.free_memory(target)
         if free < vm.memory:
-            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", vm.memory, max(free, 0))
+            raise XapiError(
+                'HOST_NOT_ENOUGH_FREE_MEMORY', vm.memory, max(free, 0)
+            )
         vm.home = target
-        return ""
+        return ''
 
     def vm_shutdown(self, call, vm_ref):
-        vm = self.state.lookup(call.pool, "VM", vm_ref)
+        vm = self.state.lookup(call.pool, 'VM', vm_ref)
         if vm.is_control_domain:
-            raise XapiError("OPERATION_NOT_ALLOWED", "Cannot shut down a control domain")
+            raise XapiError(
+                'OPERATION_NOT_ALLOWED', 'Cannot shut down a control domain'
+            )
         if vm.power_state not in model.RESIDENT_STATES:
-            raise XapiError("VM_BAD_POWER_STATE", vm.ref, "running;paused",
-                            vm.power_state.lower())
-        vm.power_state = "Halted"
+            raise XapiError(
+                'VM_BAD_POWER_STATE',
+                vm.ref,
+                'running;paused',
+                vm.power_state.lower(),
+            )
+        vm.power_state = 'Halted'
         vm.domid = -1
-        return ""
+        return ''
 
     def vm_start(self, call, vm_ref, start_paused, force):
-        vm = self.state.lookup(call.pool, "VM", vm_ref)
-        if vm.power_state != "Halted":
-            raise XapiError("VM_BAD_POWER_STATE", vm.ref, "halted", vm.power_state.lower())
-        host = vm.home  # the simulator starts a VM where it lives (its affinity)
+        vm = self.state.lookup(call.pool, 'VM', vm_ref)
+        if vm.power_state != 'Halted':
+            raise XapiError(
+                'VM_BAD_POWER_STATE', vm.ref, 'halted', vm.power_state.lower()
+            )
+        # The simulator starts a VM where it lives (its affinity).
+        host = vm.home
         if not host.enabled:
-            raise XapiError("HOST_DISABLED", host.ref)
+            raise XapiError('HOST_DISABLED', host.ref)
         free = self.state.free_memory(host)
         if free < vm.memory:
-            raise XapiError("HOST_NOT_ENOUGH_FREE_MEMORY", vm.memory, max(free, 0))
-        vm.power_state = "Paused" if start_paused is True else "Running"
+            raise XapiError(
+                'HOST_NOT_ENOUGH_FREE_MEMORY', vm.memory, max(free, 0)
+            )
+        vm.power_state = 'Paused' if start_paused is True else 'Running'
         vm.domid = 1 + max([v.domid for v in self.state.vms_on(host)] + [0])
-        return ""
+        return ''
 
-    # -- tasks -----------------------------------------------------------------------
+    # -- tasks ----------------------------------------------------------------
 
     def task_destroy(self, call, task_ref):
-        self.state.forget(self.state.lookup(call.pool, "task", task_ref))
-        return ""
+        self.state.forget(self.state.lookup(call.pool, 'task', task_ref))
+        return ''
 
     def task_cancel(self, call, task_ref):
-        task = self.state.lookup(call.pool, "task", task_ref)
-        if task.status == "pending":
-            task.finish("cancelled", error_info=["TASK_CANCELLED", task.ref])
-        return ""
+        task = self.state.lookup(call.pool, 'task', task_ref)
+        if task.status == 'pending':
+            task.finish('cancelled', error_info=['TASK_CANCELLED', task.ref])
+        return ''

@@ -1,4 +1,5 @@
-"""Helpers for the simulator tests: a Fleet fixture and real XenAPI sessions."""
+"""Helpers for the simulator tests: a Fleet fixture and real XenAPI
+sessions."""
 
 import time
 import xmlrpc.client
@@ -9,8 +10,8 @@ import XenAPI
 
 from nova_aggregates.xenserver_sim import Fleet
 
-USER = "root"
-PASSWORD = "secret"
+USER = 'root'
+PASSWORD = 'secret'
 
 
 class FleetFixture(fixtures.Fixture):
@@ -18,7 +19,9 @@ class FleetFixture(fixtures.Fixture):
 
     def __init__(self, **kwargs):
         super().__init__()
-        self.kwargs = dict({"hosts": 3, "username": USER, "password": PASSWORD}, **kwargs)
+        self.kwargs = dict(
+            {'hosts': 3, 'username': USER, 'password': PASSWORD}, **kwargs
+        )
 
     def _setUp(self):
         self.fleet = Fleet(**self.kwargs)
@@ -27,7 +30,8 @@ class FleetFixture(fixtures.Fixture):
 
 
 class TimeoutTransport(xmlrpc.client.Transport):
-    """The SDK has no timeout knob; a transport with one is how a driver bounds calls."""
+    """The SDK has no timeout knob; a transport with one is how a driver bounds
+    calls."""
 
     def __init__(self, timeout):
         super().__init__()
@@ -47,16 +51,19 @@ class SimulatorTestCase(testtools.TestCase):
         self.fleet = self.useFixture(FleetFixture(**self.FLEET_KWARGS)).fleet
 
     def session(self, name, login=True, password=PASSWORD, url=None, **kwargs):
-        """A real XenAPI.Session to a simulated host (logged in unless told not to)."""
+        """A real XenAPI.Session to a simulated host (logged in unless told not
+        to)."""
         session = XenAPI.Session(url or self.fleet.host(name).url, **kwargs)
-        # Close the client's keep-alive connection at cleanup (runs before fleet.stop).
-        self.addCleanup(session("close"))
+        # Close the client's keep-alive connection at cleanup (runs before
+        # fleet.stop).
+        self.addCleanup(session('close'))
         if login:
             session.login_with_password(USER, password)
         return session
 
     def assertFailure(self, code, func, *args):
-        """Call func(*args), expect XenAPI.Failure with ``code``; return its details."""
+        """Call func(*args), expect XenAPI.Failure with ``code``; return its
+        details."""
         exc = self.assertRaises(XenAPI.Failure, func, *args)
         self.assertEqual(code, exc.details[0], exc.details)
         return exc.details
@@ -68,11 +75,12 @@ class SimulatorTestCase(testtools.TestCase):
             if value:
                 return value
             if time.monotonic() > deadline:
-                self.fail("condition not met within %.1fs" % timeout)
+                self.fail('condition not met within %.1fs' % timeout)
             time.sleep(interval)
 
     def host_ref(self, session, name):
-        """Ref of host ``name`` as seen through ``session`` (its pool master)."""
+        """Ref of host ``name`` as seen through ``session`` (its pool
+        master)."""
         uuid = self.fleet.host(name).uuid
         return session.xenapi.host.get_by_uuid(uuid)
 
@@ -84,5 +92,5 @@ class SimulatorTestCase(testtools.TestCase):
         except XenAPI.Failure as exc:
             return exc.details[0] == code
         finally:
-            session("close")()
+            session('close')()
         return False
