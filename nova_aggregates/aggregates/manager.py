@@ -366,7 +366,7 @@ class AggregateManager:
         taken = db.aggregate_compare_and_set_state(
             context, agg['id'], constants.MAY_CHANGE,
             operational_state=constants.CHANGING, pending_host=host,
-            task_owner=_task_owner(), task_started_at=db._now())
+            task_owner=_task_owner(), task_started_at=db.now())
         if not taken:
             raise exception.PoolOperationInProgress(aggregate_id=agg['id'])
 
@@ -461,7 +461,7 @@ class AggregateManager:
         longer runs, and any older than ``stale_after`` seconds.
         """
         repaired = []
-        now = db._now()
+        now = db.now()
         for agg in db.aggregate_get_by_state(context, constants.CHANGING):
             if not self._owner_is_gone(agg, now, stale_after):
                 continue

@@ -1,4 +1,5 @@
-"""Tables.  Queries live in ``db/api.py``; these classes only declare shape.
+"""Tables.  Queries live in the other modules of ``db/``; these classes
+only declare shape.
 
 Strings that must compare exactly (aggregate names, host names, metadata
 keys and values) are ``ExactString``: code point by code point on every
@@ -133,3 +134,10 @@ class ComputeHost(Base):
     generation = sa.Column(sa.Integer, nullable=False, default=0)
     created_at = sa.Column(_timestamp(), nullable=False)
     updated_at = sa.Column(_timestamp(), nullable=True)
+
+
+# The tables, for the SQLAlchemy Core statements of the query modules.
+aggregates = Aggregate.__table__
+aggregate_hosts = AggregateHost.__table__
+aggregate_metadata = AggregateMetadata.__table__
+compute_hosts = ComputeHost.__table__

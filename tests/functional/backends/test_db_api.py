@@ -195,7 +195,7 @@ class DbApiTests:
                        datetime.datetime(2012, 3, 1, 10, 0, 1, 7),
                        datetime.datetime(2012, 3, 1, 10, 0, 2, 999999)])
         self.useFixture(fixtures.MonkeyPatch(
-            'nova_aggregates.db.api._now', lambda: next(stamps)))
+            'nova_aggregates.db.engine.now', lambda: next(stamps)))
         agg = self.manager.create_aggregate(self.ctx, 'a')
         self.assertEqual(datetime.datetime(2012, 3, 1, 10, 0, 0, 123456),
                          agg['created_at'])

@@ -380,7 +380,7 @@ class TestReconcile(ManagerTestCase):
                             pending_host=pending_host,
                             task_owner='%s:%d' % (socket.gethostname(),
                                                   dead.pid),
-                            task_started_at=db._now())
+                            task_started_at=db.now())
         return agg['id']
 
     def test_repairs_an_interrupted_operation(self):

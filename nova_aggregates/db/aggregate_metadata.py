@@ -1,0 +1,32 @@
+"""Queries of the ``aggregate_metadata`` table (reads go with the aggregate,
+in ``db/aggregates.py``)."""
+
+import sqlalchemy as sa
+
+from nova_aggregates.db import engine
+from nova_aggregates.db.models import aggregate_metadata
+
+_INSERT = aggregate_metadata.insert()
+_DELETE_KEYS = aggregate_metadata.delete().where(
+    aggregate_metadata.c.aggregate_id == sa.bindparam('aggregate_id')).where(
+    aggregate_metadata.c.key.in_(sa.bindparam('keys', expanding=True)))
+
+
+@engine.writer
+def aggregate_metadata_update(context, aggregate_id, set_items=None,
+                              remove_keys=()):
+    """Merge ``set_items`` and drop ``remove_keys`` (absent keys are fine).
+
+    The caller holds the aggregate lock, so delete-then-insert is a safe
+    upsert on every backend.
+    """
+    conn = context.connection
+    set_items = set_items or {}
+    keys = set(set_items) | set(remove_keys)
+    if keys:
+        conn.execute(_DELETE_KEYS, {'aggregate_id': aggregate_id,
+                                    'keys': sorted(keys)})
+    if set_items:
+        conn.execute(_INSERT, [
+            {'aggregate_id': aggregate_id, 'key': k, 'value': v}
+            for k, v in set_items.items()])

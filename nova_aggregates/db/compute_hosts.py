@@ -1,0 +1,97 @@
+"""Queries of the ``compute_hosts`` table: registration, and the row locks
+that serialize the membership changes of a host."""
+
+from oslo_db import exception as db_exc
+import sqlalchemy as sa
+
+from nova_aggregates import constants
+from nova_aggregates.db import engine
+from nova_aggregates.db.models import aggregate_hosts
+from nova_aggregates.db.models import aggregate_metadata
+from nova_aggregates.db.models import compute_hosts
+from nova_aggregates import exception
+
+_LOCK = compute_hosts.update().where(
+    compute_hosts.c.name.in_(sa.bindparam('names', expanding=True))).values(
+    generation=compute_hosts.c.generation + 1)
+_GET_MANY = sa.select(compute_hosts).where(
+    compute_hosts.c.name.in_(sa.bindparam('names', expanding=True)))
+
+
+@engine.writer
+def lock_hosts(context, names):
+    """Lock compute host rows (sorted, to avoid deadlocks) and return them as
+    ``{name: host}``; an unregistered name raises ComputeHostNotFound."""
+    names = sorted(set(names))
+    if not names:
+        return {}
+    conn = context.connection
+    conn.execute(_LOCK, {'names': names})
+    found = {row.name: dict(row._mapping)
+             for row in conn.execute(_GET_MANY, {'names': names})}
+    for name in names:
+        if name not in found:
+            raise exception.ComputeHostNotFound(host=name)
+    return found
+
+
+@engine.writer
+def compute_host_create(context, name, zone=None, hypervisor_url=None):
+    conn = context.connection
+    try:
+        conn.execute(compute_hosts.insert().values(
+            name=name, zone=zone, hypervisor_url=hypervisor_url,
+            generation=0, created_at=engine.now()))
+    except db_exc.DBDuplicateEntry:
+        raise exception.ComputeHostExists(host=name)
+    return compute_host_get(context, name)
+
+
+@engine.writer
+def compute_host_update(context, name, **values):
+    conn = context.connection
+    values['updated_at'] = engine.now()
+    result = conn.execute(compute_hosts.update()
+                          .where(compute_hosts.c.name == name).values(**values))
+    if result.rowcount == 0:
+        raise exception.ComputeHostNotFound(host=name)
+
+
+@engine.reader
+def compute_host_get(context, name):
+    row = context.connection.execute(
+        sa.select(compute_hosts).where(compute_hosts.c.name == name)).first()
+    if row is None:
+        raise exception.ComputeHostNotFound(host=name)
+    return dict(row._mapping)
+
+
+@engine.reader
+def compute_host_get_all(context):
+    """Hosts with the zone of their aggregates, in two statements:
+    ``aggregate_zones`` lists the zones of the aggregates each is in."""
+    conn = context.connection
+    hosts = [dict(row._mapping) for row in conn.execute(
+        sa.select(compute_hosts).order_by(compute_hosts.c.name))]
+    zones = {}
+    query = (sa.select(aggregate_hosts.c.host, aggregate_metadata.c.value)
+             .join(aggregate_metadata, sa.and_(
+                 aggregate_metadata.c.aggregate_id ==
+                 aggregate_hosts.c.aggregate_id,
+                 aggregate_metadata.c.key == constants.AVAILABILITY_ZONE)))
+    for host, zone in conn.execute(query):
+        zones.setdefault(host, set()).add(zone)
+    for host in hosts:
+        host['aggregate_zones'] = sorted(zones.get(host['name'], ()))
+    return hosts
+
+
+@engine.writer
+def compute_host_delete(context, name):
+    conn = context.connection
+    lock_hosts(context, [name])
+    in_use = conn.execute(sa.select(aggregate_hosts.c.aggregate_id).where(
+        aggregate_hosts.c.host == name)).scalars().all()
+    if in_use:
+        raise exception.ComputeHostInUse(host=name, aggregates=sorted(in_use))
+    conn.execute(compute_hosts.delete().where(compute_hosts.c.name == name))
