@@ -40,6 +40,9 @@ _KEYS = tuple(column.key for column in _COLUMNS)
 _LIST = sa.select(*_COLUMNS).order_by(aggregates.c.id)
 _GET = sa.select(*_COLUMNS).where(
     aggregates.c.id == sa.bindparam('aggregate_id'))
+_IN_STATE = sa.select(*_COLUMNS).where(
+    aggregates.c.operational_state == sa.bindparam('state')).order_by(
+    aggregates.c.id)
 
 
 def _children_query(where_hosts=None, where_metadata=None):
@@ -66,6 +69,10 @@ _LIST_CHILDREN = _children_query()
 _GET_CHILDREN = _children_query(
     aggregate_hosts.c.aggregate_id == sa.bindparam('aggregate_id'),
     aggregate_metadata.c.aggregate_id == sa.bindparam('aggregate_id'))
+_CHILDREN_OF = _children_query(
+    aggregate_hosts.c.aggregate_id.in_(sa.bindparam('ids', expanding=True)),
+    aggregate_metadata.c.aggregate_id.in_(
+        sa.bindparam('ids', expanding=True)))
 
 
 def _aggregate_dict(row):
@@ -120,10 +127,12 @@ def aggregate_get(context, aggregate_id):
 
 @engine.reader
 def aggregate_get_by_state(context, state):
+    """The aggregates in ``operational_state`` ``state``, with hosts and
+    metadata, in two statements."""
     conn = context.connection
-    ids = conn.execute(sa.select(aggregates.c.id).where(
-        aggregates.c.operational_state == state)).scalars().all()
-    return [aggregate_get(context, aggregate_id) for aggregate_id in ids]
+    rows = conn.execute(_IN_STATE, {'state': state}).all()
+    return _with_children(conn, rows, _CHILDREN_OF,
+                          {'ids': [row.id for row in rows]})
 
 
 # -- writing ------------------------------------------------------------------

@@ -74,6 +74,25 @@ class TestStatementCounts(DBTestCase):
         self.assertEqual({'availability_zone': 'az1', 'k199': 'v',
                           'shared': 'x'}, result['metadata'])
 
+    def test_by_state_costs_the_same_at_1_and_200_aggregates(self):
+        _populate(self.context, 0, 200)
+        none, result = self.statements(db.aggregate_get_by_state, 'changing')
+        self.assertEqual((1, []), (none, result))
+        db.aggregate_update(self.context, 2, operational_state='changing')
+        one, result = self.statements(db.aggregate_get_by_state, 'changing')
+        self.assertEqual([2], [a['id'] for a in result])
+        for aggregate_id in range(3, 200, 2):
+            db.aggregate_update(self.context, aggregate_id,
+                                operational_state='changing')
+        many, result = self.statements(db.aggregate_get_by_state, 'changing')
+        self.assertEqual((2, 2), (one, many))
+        self.assertEqual([2] + list(range(3, 200, 2)),
+                         [a['id'] for a in result])
+        self.assertEqual(HOSTS[2:5], result[1]['hosts'])
+        self.assertEqual({'availability_zone': 'az1', 'k2': 'v',
+                          'shared': 'x'}, result[1]['metadata'])
+        self.assertEqual(db.aggregate_get(self.context, 199), result[-1])
+
     def test_list_of_a_manager_costs_the_same(self):
         from nova_aggregates.aggregates import manager
         aggregates = manager.AggregateManager(self.conf)
