@@ -11,9 +11,11 @@ from nova_aggregates.db.models import aggregate_metadata
 from nova_aggregates.db.models import compute_hosts
 from nova_aggregates import exception
 
+# Writes nothing new: the UPDATE is what takes the row locks (the database
+# write lock on SQLite), as ``aggregates.lock_aggregate`` explains.
 _LOCK = compute_hosts.update().where(
     compute_hosts.c.name.in_(sa.bindparam('names', expanding=True))).values(
-    generation=compute_hosts.c.generation + 1)
+    updated_at=compute_hosts.c.updated_at)
 _GET_MANY = sa.select(compute_hosts).where(
     compute_hosts.c.name.in_(sa.bindparam('names', expanding=True)))
 
@@ -41,7 +43,7 @@ def compute_host_create(context, name, zone=None, hypervisor_url=None):
     try:
         conn.execute(compute_hosts.insert().values(
             name=name, zone=zone, hypervisor_url=hypervisor_url,
-            generation=0, created_at=engine.now()))
+            created_at=engine.now()))
     except db_exc.DBDuplicateEntry:
         raise exception.ComputeHostExists(host=name)
     return compute_host_get(context, name)

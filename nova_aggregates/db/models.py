@@ -130,8 +130,6 @@ class ComputeHost(Base):
     # The host's default availability zone (contract section 7).
     zone = sa.Column(sa.String(255), nullable=True)
     hypervisor_url = sa.Column(sa.String(1024), nullable=True)
-    # Bumped to take a row lock: serializes membership changes of a host.
-    generation = sa.Column(sa.Integer, nullable=False, default=0)
     created_at = sa.Column(_timestamp(), nullable=False)
     updated_at = sa.Column(_timestamp(), nullable=True)
 

@@ -121,7 +121,7 @@ class MatrixTestCase(base.APITestCase):
                      sa.func.max(db_api.aggregates.c.id)],
                     [sa.func.max(db_api.aggregate_hosts.c.id)],
                     [sa.func.max(db_api.aggregate_metadata.c.id)],
-                    [sa.func.sum(db_api.compute_hosts.c.generation)]))
+                    [sa.func.max(db_api.compute_hosts.c.updated_at)]))
 
     # -- one request ----------------------------------------------------------
 

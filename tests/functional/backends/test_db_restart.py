@@ -250,7 +250,7 @@ class TestDeadlockRetry(backends.ServiceDatabaseMixin,
             # the request's session is the one to find it and be aborted.
             other.exec_driver_sql("SET deadlock_timeout = '30s'")
             other.exec_driver_sql(
-                "UPDATE compute_hosts SET generation = generation + 1 "
+                "UPDATE compute_hosts SET updated_at = updated_at "
                 "WHERE name = 'node1'")
             pid = other.exec_driver_sql('SELECT pg_backend_pid()').scalar()
 
