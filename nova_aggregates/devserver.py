@@ -11,6 +11,7 @@ This is the only module of the service that imports
 the simulator, so production processes never load it.
 """
 
+from nova_aggregates import constants
 from nova_aggregates import context
 from nova_aggregates import service
 
@@ -32,16 +33,17 @@ def start_embedded_simulator(conf):
                   password=opts.password, port=opts.port,
                   control_port=opts.control_port)
     fleet.start()
-    manager = service.get_services(conf).aggregates
+    services = service.get_services(conf)
+    manager = services.aggregates
     ctx = context.get_admin_context()
-    registered = {h['name'] for h in manager.list_compute_hosts(ctx)}
+    registered = {h['name'] for h in services.compute_hosts.list(ctx)}
     for number, host in enumerate(fleet.hosts):
         zone = 'az%d' % (number // 2 + 1)
         if host.name in registered:
-            manager.update_compute_host(ctx, host.name,
-                                        hypervisor_url=host.url)
+            services.compute_hosts.update(ctx, host.name,
+                                          hypervisor_url=host.url)
         else:
-            manager.register_compute_host(ctx, host.name, zone, host.url)
+            services.compute_hosts.register(ctx, host.name, zone, host.url)
         print('simulated XenServer host %s (%s) at %s' % (
             host.name, zone, host.url), flush=True)
     print('simulator control at %s (GET pools, hosts; see '
@@ -49,7 +51,8 @@ def start_embedded_simulator(conf):
     # The simulator keeps no state across restarts; the database does: form
     # the pools of an earlier run again on the fresh hosts.
     for agg in manager.list_aggregates(ctx):
-        if agg['hosts'] and agg['metadata'].get('hypervisor_pool') == 'true':
+        if agg['hosts'] and agg['metadata'].get(constants.POOL_FLAG) == \
+                constants.POOL_FLAG_VALUE:
             try:
                 manager.reform_pool(ctx, agg['id'])
                 print('re-formed the pool of aggregate %s on the simulated '

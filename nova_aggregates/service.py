@@ -1,9 +1,10 @@
-"""The composition root: one database configuration and one
-AggregateManager (with its driver) per process, shared by every pipeline
-that paste builds."""
+"""The composition root: one database configuration and one set of services
+per process (the AggregateManager with its driver, compute host
+registration), shared by every pipeline that paste builds."""
 
 import threading
 
+from nova_aggregates.aggregates import compute_hosts
 from nova_aggregates.aggregates import manager as aggregate_manager
 from nova_aggregates import conf as na_conf
 from nova_aggregates.db import api as db_api
@@ -13,6 +14,7 @@ class Services:
     def __init__(self, conf):
         self.conf = conf
         self.aggregates = aggregate_manager.AggregateManager(conf)
+        self.compute_hosts = compute_hosts.ComputeHosts(conf)
 
     def cleanup(self):
         self.aggregates.driver.cleanup()

@@ -151,7 +151,7 @@ class APIFixture(fixtures.Fixture):
         self.services = service.get_services()
 
     def register_host(self, name, zone=None, hypervisor_url=None):
-        return self.services.aggregates.register_compute_host(
+        return self.services.compute_hosts.register(
             self.context, name, zone, hypervisor_url)
 
     def request(self, method, path, body=None, token='admin:admin',

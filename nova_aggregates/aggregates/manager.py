@@ -14,13 +14,14 @@ The API calls this class and nothing below it.  It holds no SQL (that is
 Every check runs in the same write transaction as the write it guards, after
 ``db.lock_aggregate``/``db.lock_hosts`` took the rows it depends on, so two
 concurrent requests cannot both pass a check only one may pass.
+
+Compute host registration is ``compute_hosts.ComputeHosts``.
 """
 
 import datetime
 import logging
 import os
 import socket
-import urllib.parse
 
 from nova_aggregates import constants
 from nova_aggregates.db import api as db
@@ -548,52 +549,3 @@ class AggregateManager:
         db.aggregate_update(context, aggregate_id,
                             operational_state=constants.CREATED, last_error=None)
         return hosts
-
-    # -- compute hosts --------------------------------------------------------
-
-    def list_compute_hosts(self, context):
-        """Registered hosts with the zone they are in now: the zone of their
-        aggregates if any carries one, else their registered default."""
-        default = self.conf.api.default_availability_zone
-        result = []
-        for host in db.compute_host_get_all(context):
-            zones = host['aggregate_zones']
-            result.append({
-                'id': host['id'],
-                'name': host['name'],
-                'zone': zones[0] if zones else (host['zone'] or default),
-                'hypervisor_url': host['hypervisor_url'],
-                'created_at': host['created_at'],
-                'updated_at': host['updated_at'],
-            })
-        return result
-
-    def register_compute_host(self, context, name, zone=None,
-                              hypervisor_url=None):
-        _check_hypervisor_url(hypervisor_url)
-        return db.compute_host_create(context, name, zone, hypervisor_url)
-
-    def update_compute_host(self, context, name, **values):
-        _check_hypervisor_url(values.get('hypervisor_url'))
-        db.compute_host_update(context, name, **values)
-
-    def unregister_compute_host(self, context, name):
-        db.compute_host_delete(context, name)
-
-
-def _check_hypervisor_url(url):
-    """XenAPI speaks HTTP(S) only: refuse any other URL up front rather
-    than at the first pool operation."""
-    if url is None:
-        return
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        raise exception.InvalidHypervisorURL(url=url, reason=str(exc))
-    if parts.scheme not in ('http', 'https'):
-        raise exception.InvalidHypervisorURL(
-            url=url, reason='scheme %r is not http or https'
-            % (parts.scheme or ''))
-    if not parts.hostname:
-        raise exception.InvalidHypervisorURL(url=url, reason='no host')

@@ -24,19 +24,19 @@ def _db_version(conf):
     print(migration.db_version() or 'empty')
 
 
-def _manager(conf):
-    return service.get_services(conf).aggregates
+def _services(conf):
+    return service.get_services(conf)
 
 
 def _host_add(conf):
-    host = _manager(conf).register_compute_host(
+    host = _services(conf).compute_hosts.register(
         context.get_admin_context(), conf.command.host_name, conf.command.zone,
         conf.command.hypervisor_url)
     print('Registered compute host %s.' % host['name'])
 
 
 def _host_list(conf):
-    hosts = _manager(conf).list_compute_hosts(context.get_admin_context())
+    hosts = _services(conf).compute_hosts.list(context.get_admin_context())
     rows = [('name', 'zone', 'hypervisor_url')] + [
         (h['name'], h['zone'], h['hypervisor_url'] or '-') for h in hosts]
     widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
@@ -45,13 +45,13 @@ def _host_list(conf):
 
 
 def _host_remove(conf):
-    _manager(conf).unregister_compute_host(context.get_admin_context(),
-                                           conf.command.host_name)
+    _services(conf).compute_hosts.unregister(context.get_admin_context(),
+                                             conf.command.host_name)
     print('Removed compute host %s.' % conf.command.host_name)
 
 
 def _aggregate_reconcile(conf):
-    repaired = _manager(conf).reconcile_interrupted(
+    repaired = _services(conf).aggregates.reconcile_interrupted(
         context.get_admin_context(), stale_after=conf.command.stale_after)
     print('Reconciled aggregates: %s' % (
         ', '.join(map(str, repaired)) or 'none'))

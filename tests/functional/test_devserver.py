@@ -63,16 +63,20 @@ class TestEmbeddedSimulator(base.TestCase):
     def manager(self):
         return service.get_services(self.conf).aggregates
 
+    @property
+    def hosts(self):
+        return service.get_services(self.conf).compute_hosts
+
     def test_off_by_default(self):
         fleet, printed = self.start()
         self.assertIsNone(fleet)
         self.assertEqual([], printed)
-        self.assertEqual([], self.manager.list_compute_hosts(self.ctx))
+        self.assertEqual([], self.hosts.list(self.ctx))
 
     def test_hosts_registered_two_per_zone(self):
         self.configure(hosts=3, password='secret')
         fleet, printed = self.start()
-        hosts = {h['name']: h for h in self.manager.list_compute_hosts(
+        hosts = {h['name']: h for h in self.hosts.list(
             self.ctx)}
         self.assertEqual(
             {'xenhost1': 'az1', 'xenhost2': 'az1', 'xenhost3': 'az2'},
@@ -105,7 +109,7 @@ class TestEmbeddedSimulator(base.TestCase):
         self.assertEqual(
             {h.name: h.url for h in fleet.hosts},
             {h['name']: h['hypervisor_url']
-             for h in self.manager.list_compute_hosts(self.ctx)})
+             for h in self.hosts.list(self.ctx)})
         self.assertIn('Option "embedded_simulator_hosts" from group "xenapi" '
                       'is deprecated. Use option "hosts" from group '
                       '"xenserver_sim"', logger.output)
@@ -133,7 +137,7 @@ class TestEmbeddedSimulator(base.TestCase):
         self.assertEqual(
             {h.name: h.url for h in fleet.hosts},
             {h['name']: h['hypervisor_url']
-             for h in self.manager.list_compute_hosts(self.ctx)})
+             for h in self.hosts.list(self.ctx)})
         self.assertEqual(['xenhost1', 'xenhost2'],
                          self.manager.get_aggregate(self.ctx,
                                                     agg['id'])['hosts'])

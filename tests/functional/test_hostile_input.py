@@ -180,8 +180,9 @@ class WireTests(testtools.TestCase):
             for table in (db_api.aggregate_metadata, db_api.aggregate_hosts,
                           db_api.aggregates, db_api.compute_hosts):
                 conn.execute(table.delete())
-        manager.register_compute_host(ctx, 'host1', 'az1')
-        manager.register_compute_host(ctx, 'host2', 'az1')
+        hosts = service.get_services().compute_hosts
+        hosts.register(ctx, 'host1', 'az1')
+        hosts.register(ctx, 'host2', 'az1')
         agg = manager.create_aggregate(ctx, 'agg1', 'az1')
         self.agg_id = agg['id']
         manager.add_host(ctx, agg['id'], 'host1')
@@ -486,9 +487,10 @@ class SQLMetacharacterTests(backends.ServiceDatabaseMixin):
         self.app = deploy.loadapp('config:' + na_fixtures.PASTE_CONFIG,
                                   name='osapi_compute')
         self.manager = service.get_services().aggregates
+        self.hosts = service.get_services().compute_hosts
         self.ctx = context.get_admin_context()
-        self.manager.register_compute_host(self.ctx, 'host1', 'az1')
-        self.manager.register_compute_host(self.ctx, 'host2', 'az1')
+        self.hosts.register(self.ctx, 'host1', 'az1')
+        self.hosts.register(self.ctx, 'host2', 'az1')
         sentinel = self.manager.create_aggregate(self.ctx, 'sentinel', 'az1')
         self.manager.add_host(self.ctx, sentinel['id'], 'host1')
         self.manager.set_metadata(self.ctx, sentinel['id'], {'k': 'v'})
@@ -614,8 +616,7 @@ class SQLMetacharacterTests(backends.ServiceDatabaseMixin):
         # Hosts registered by the operator (nova-aggregates-manage) are not
         # held to the API's alphabet; SQL in them is still just text.
         for text in SQL_STRINGS[:12]:
-            self.manager.register_compute_host(self.ctx, 'h' + text,
-                                               'z' + text)
+            self.hosts.register(self.ctx, 'h' + text, 'z' + text)
         hosts = self.call('GET', '/v2.1/os-hosts')['hosts']
         self.assertEqual(sorted(['host1', 'host2'] + [
             'h' + t for t in SQL_STRINGS[:12]]),
@@ -623,7 +624,7 @@ class SQLMetacharacterTests(backends.ServiceDatabaseMixin):
         for text in SQL_STRINGS[:12]:
             self.assertEqual('z' + text, [
                 h['zone'] for h in hosts if h['host_name'] == 'h' + text][0])
-            self.manager.unregister_compute_host(self.ctx, 'h' + text)
+            self.hosts.unregister(self.ctx, 'h' + text)
         self.assertEqual(2, len(self.call('GET', '/v2.1/os-hosts')['hosts']))
 
 

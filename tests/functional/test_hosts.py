@@ -142,6 +142,6 @@ class TestHosts(base.APITestCase):
 
     def test_empty_inventory(self):
         for name in ('host1', 'host2', 'host3'):
-            self.manager.unregister_compute_host(self.context, name)
+            self.api.services.compute_hosts.unregister(self.context, name)
         self.assertEqual({'hosts': []}, self.hosts())
         self.assertEqual({'services': []}, self.services())

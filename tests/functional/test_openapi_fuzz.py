@@ -160,7 +160,7 @@ class TestFuzz(testtools.TestCase):
         manager = service.get_services().aggregates
         ctx = context.get_admin_context()
         for name in ('host1', 'host2', 'host3'):
-            manager.register_compute_host(ctx, name, 'az1')
+            service.get_services().compute_hosts.register(ctx, name, 'az1')
         self.aggregates = []
         for number in range(1, 4):
             agg = manager.create_aggregate(ctx, 'agg%d' % number, 'az1')

@@ -602,8 +602,8 @@ class ReformPoolTest(PoolTestCase):
         manager = self.env.api.services.aggregates
         ctx = self.env.api.context
         for host in self.fleet.hosts:
-            manager.update_compute_host(ctx, host.name,
-                                        hypervisor_url=host.url)
+            self.env.api.services.compute_hosts.update(
+                ctx, host.name, hypervisor_url=host.url)
         self.assertStandalone('xenhost1', 'xenhost2', 'xenhost3')
 
         agg = manager.reform_pool(ctx, agg_id)

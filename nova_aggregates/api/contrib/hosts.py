@@ -10,8 +10,8 @@ ROUTES = (
 
 class HostsController:
 
-    def __init__(self, manager):
-        self.manager = manager
+    def __init__(self, compute_hosts):
+        self.compute_hosts = compute_hosts
 
     def index(self, req):
         policy.authorize(req.context, 'os_compute_api:os-hosts:list')
@@ -19,7 +19,7 @@ class HostsController:
         return {'hosts': [
             {'host_name': host['name'], 'service': 'compute',
              'zone': host['zone']}
-            for host in self.manager.list_compute_hosts(req.context)
+            for host in self.compute_hosts.list(req.context)
             if zone is None or host['zone'] == zone]}
 
 
@@ -33,4 +33,4 @@ class Hosts(extensions.ExtensionDescriptor):
 
     def get_resources(self, services):
         return [extensions.ResourceExtension(
-            ROUTES, HostsController(services.aggregates))]
+            ROUTES, HostsController(services.compute_hosts))]

@@ -13,8 +13,8 @@ BINARY = 'nova-compute'
 
 class ServicesController:
 
-    def __init__(self, manager):
-        self.manager = manager
+    def __init__(self, compute_hosts):
+        self.compute_hosts = compute_hosts
 
     def index(self, req):
         policy.authorize(req.context, 'os_compute_api:os-services:list')
@@ -23,7 +23,7 @@ class ServicesController:
         services = []
         if binary not in (None, BINARY):
             return {'services': services}
-        for host in self.manager.list_compute_hosts(req.context):
+        for host in self.compute_hosts.list(req.context):
             if host_filter is not None and host['name'] != host_filter:
                 continue
             services.append({
@@ -46,4 +46,4 @@ class Services(extensions.ExtensionDescriptor):
 
     def get_resources(self, services):
         return [extensions.ResourceExtension(
-            ROUTES, ServicesController(services.aggregates))]
+            ROUTES, ServicesController(services.compute_hosts))]

@@ -41,6 +41,7 @@ class DbApiTests:
         self.use_service()
         self.ctx = context.get_admin_context()
         self.manager = service.get_services().aggregates
+        self.hosts = service.get_services().compute_hosts
         self.engine = self.database.engine()
 
     def rows(self, table, **where):
@@ -52,7 +53,7 @@ class DbApiTests:
 
     def register(self, *names, zone=None):
         for name in names:
-            self.manager.register_compute_host(self.ctx, name, zone)
+            self.hosts.register(self.ctx, name, zone)
 
     # -- case sensitivity and exact comparison ------------------------------
 
@@ -91,10 +92,10 @@ class DbApiTests:
         hosts = ('node1', 'Node1', 'NODE1', 'node1 ')
         self.register(*hosts)
         self.assertRaises(exception.ComputeHostExists,
-                          self.manager.register_compute_host, self.ctx,
+                          self.hosts.register, self.ctx,
                           'node1')
         self.assertEqual(sorted(hosts), sorted(
-            h['name'] for h in self.manager.list_compute_hosts(self.ctx)))
+            h['name'] for h in self.hosts.list(self.ctx)))
         agg = self.manager.create_aggregate(self.ctx, 'a')
         for host in hosts:
             self.manager.add_host(self.ctx, agg['id'], host)
@@ -237,14 +238,14 @@ class DbApiTests:
         list_small = self._count(self.manager.list_aggregates, self.ctx)
         show_small = self._count(self.manager.get_aggregate, self.ctx,
                                  small[0])
-        hosts_small = self._count(self.manager.list_compute_hosts, self.ctx)
+        hosts_small = self._count(self.hosts.list, self.ctx)
         big = self._populate(20, 6, 30)
         self.assertEqual(list_small, self._count(self.manager.list_aggregates,
                                                  self.ctx))
         self.assertEqual(show_small, self._count(self.manager.get_aggregate,
                                                  self.ctx, big[-1]))
         self.assertEqual(hosts_small, self._count(
-            self.manager.list_compute_hosts, self.ctx))
+            self.hosts.list, self.ctx))
         self.assertEqual(2, list_small)
         self.assertEqual(2, show_small)
         self.assertEqual(21, len(self.manager.list_aggregates(self.ctx)))
@@ -293,7 +294,7 @@ class DbApiTests:
         self.assertRaises(exception.AggregateNotEmpty,
                           self.manager.delete_aggregate, self.ctx, one['id'])
         self.assertRaises(exception.ComputeHostInUse,
-                          self.manager.unregister_compute_host, self.ctx,
+                          self.hosts.unregister, self.ctx,
                           'node1')
 
     def test_metadata_limit(self):
@@ -316,7 +317,7 @@ class APITests:
         self.use_service()
         self.app = deploy.loadapp('config:' + na_fixtures.PASTE_CONFIG,
                                   name='osapi_compute')
-        service.get_services().aggregates.register_compute_host(
+        service.get_services().compute_hosts.register(
             context.get_admin_context(), 'node1', 'az1')
 
     def call(self, method, path, body=None, expected=200, headers=None):

@@ -241,7 +241,7 @@ class TestDeadlockRetry(backends.ServiceDatabaseMixin,
                 'current_database()')).scalar()
 
     def test_deadlock_is_retried(self):
-        self.manager.register_compute_host(self.ctx, 'node1')
+        service.get_services().compute_hosts.register(self.ctx, 'node1')
         agg_id = self.manager.create_aggregate(self.ctx, 'agg')['id']
         result = {}
         before = self.deadlocks()

@@ -63,6 +63,7 @@ class PoolRaceTests(backends.ServiceDatabaseMixin):
         self.use_service()
         self.ctx = context.get_admin_context()
         self.manager = service.get_services().aggregates
+        self.hosts = service.get_services().compute_hosts
         self.engine = self.database.engine()
         self.prefix = 'p%d-' % (id(self) % 100000)
         self.fleet = Fleet(hosts=HOSTS, username='root', password=PASSWORD,
@@ -76,8 +77,7 @@ class PoolRaceTests(backends.ServiceDatabaseMixin):
         for sim in self.fleet.hosts:
             name = self.prefix + sim.name
             self.names[name] = sim.name
-            self.manager.register_compute_host(self.ctx, name, 'az1',
-                                               sim.url)
+            self.hosts.register(self.ctx, name, 'az1', sim.url)
         for node in self.nodes:
             if not node.running():
                 node.start()

@@ -52,10 +52,11 @@ class RaceTests(backends.ServiceDatabaseMixin):
         self.use_service()
         self.ctx = context.get_admin_context()
         self.manager = service.get_services().aggregates
+        self.hosts = service.get_services().compute_hosts
         self.engine = self.database.engine()
         self.prefix = self.id().rsplit('.', 1)[-1][len('test_'):][:40] + '-'
         for number in range(1, 17):
-            self.manager.register_compute_host(self.ctx, self.host(number))
+            self.hosts.register(self.ctx, self.host(number))
 
     def host(self, number):
         return '%snode%d' % (self.prefix, number)

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import threading
 
+from nova_aggregates.aggregates import compute_hosts
 from nova_aggregates.aggregates import manager as aggregate_manager
 from nova_aggregates import context as na_context
 from nova_aggregates.db import api as db
@@ -18,9 +19,9 @@ class ManagerTestCase(base.TestCase):
         super().setUp()
         self.context = na_context.get_admin_context()
         self.manager = aggregate_manager.AggregateManager(self.conf)
+        self.hosts = compute_hosts.ComputeHosts(self.conf)
         for number in range(1, 5):
-            self.manager.register_compute_host(self.context,
-                                               'host%d' % number)
+            self.hosts.register(self.context, 'host%d' % number)
 
     def create(self, name, zone=None, hosts=()):
         agg = self.manager.create_aggregate(self.context, name, zone)
@@ -396,7 +397,7 @@ class TestReconcile(ManagerTestCase):
 
     def test_pending_host_unregistered_meanwhile(self):
         agg_id = self._interrupted_pool('host3')
-        self.manager.unregister_compute_host(self.context, 'host3')
+        self.hosts.unregister(self.context, 'host3')
         self.assertEqual([agg_id], self.manager.reconcile_interrupted(
             self.context))
         agg = self.manager.get_aggregate(self.context, agg_id)
