@@ -6,6 +6,7 @@ import subprocess
 import threading
 
 from nova_aggregates.aggregates import compute_hosts
+from nova_aggregates.aggregates import lease
 from nova_aggregates.aggregates import manager as aggregate_manager
 from nova_aggregates import context as na_context
 from nova_aggregates.db import api as db
@@ -407,7 +408,7 @@ class TestReconcile(ManagerTestCase):
     def test_live_owner_is_left_alone(self):
         agg_id = self._interrupted_pool('host2')
         db.aggregate_update(self.context, agg_id,
-                            task_owner=aggregate_manager._task_owner())
+                            task_owner=lease.this_process())
         self.assertEqual([], self.manager.reconcile_interrupted(self.context))
         self.assertEqual('changing', self.manager.get_aggregate(
             self.context, agg_id)['operational_state'])
