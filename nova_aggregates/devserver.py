@@ -34,7 +34,6 @@ def start_embedded_simulator(conf):
                   control_port=opts.control_port)
     fleet.start()
     services = service.get_services(conf)
-    manager = services.aggregates
     ctx = context.get_admin_context()
     registered = {h['name'] for h in services.compute_hosts.list(ctx)}
     for number, host in enumerate(fleet.hosts):
@@ -50,11 +49,11 @@ def start_embedded_simulator(conf):
           'doc/simulator.md)' % fleet.control_url, flush=True)
     # The simulator keeps no state across restarts; the database does: form
     # the pools of an earlier run again on the fresh hosts.
-    for agg in manager.list_aggregates(ctx):
+    for agg in services.aggregates.list_aggregates(ctx):
         if agg['hosts'] and agg['metadata'].get(constants.POOL_FLAG) == \
                 constants.POOL_FLAG_VALUE:
             try:
-                manager.reform_pool(ctx, agg['id'])
+                services.recovery.reform_pool(ctx, agg['id'])
                 print('re-formed the pool of aggregate %s on the simulated '
                       'hosts' % agg['name'], flush=True)
             except Exception as exc:  # noqa: B902 - start serving anyway

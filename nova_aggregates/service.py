@@ -1,11 +1,13 @@
 """The composition root: one database configuration and one set of services
 per process (the AggregateManager with its driver, compute host
-registration), shared by every pipeline that paste builds."""
+registration, crash recovery), shared by every pipeline that paste
+builds."""
 
 import threading
 
 from nova_aggregates.aggregates import compute_hosts
 from nova_aggregates.aggregates import manager as aggregate_manager
+from nova_aggregates.aggregates import recovery
 from nova_aggregates import conf as na_conf
 from nova_aggregates.db import api as db_api
 
@@ -15,6 +17,7 @@ class Services:
         self.conf = conf
         self.aggregates = aggregate_manager.AggregateManager(conf)
         self.compute_hosts = compute_hosts.ComputeHosts(conf)
+        self.recovery = recovery.Recovery(self.aggregates)
 
     def cleanup(self):
         self.aggregates.driver.cleanup()

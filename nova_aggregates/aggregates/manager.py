@@ -14,19 +14,15 @@ Every check runs in the same write transaction as the write it guards, after
 ``db.lock_aggregate``/``db.lock_hosts`` took the rows it depends on, so two
 concurrent requests cannot both pass a check only one may pass.
 
-Compute host registration is ``compute_hosts.ComputeHosts``.
+Compute host registration is ``compute_hosts.ComputeHosts``; crash recovery
+of pool operations is ``recovery.Recovery``.
 """
 
-import logging
-
 from nova_aggregates import constants
-from nova_aggregates.aggregates import lease
 from nova_aggregates.aggregates import pool_operation
 from nova_aggregates.db import api as db
 from nova_aggregates import exception
 from nova_aggregates.virt import driver as virt_driver
-
-LOG = logging.getLogger(__name__)
 
 _UNSET = object()
 
@@ -286,86 +282,3 @@ class AggregateManager:
         operation.begin()
         operation.read_pool()
         return operation
-
-    # -- crash recovery -------------------------------------------------------
-
-    def reconcile_interrupted(self, context, stale_after=None):
-        """Repair aggregates left ``changing`` by a process that died; the
-        ids of those repaired.
-
-        Taken over: operations owned by a process of this machine that no
-        longer runs, and any older than ``stale_after`` seconds.
-        """
-        repaired = []
-        now = db.now()
-        for agg in db.aggregate_get_by_state(context, constants.CHANGING):
-            if not lease.is_gone(agg['task_owner'], agg['task_started_at'],
-                                 now, stale_after):
-                continue
-            try:
-                pool = self.pools.read(context, agg,
-                                       extra_host=agg['pending_host'])
-            except exception.ComputeHostNotFound:
-                # The host being added was unregistered meanwhile: it cannot
-                # be a member the database should record.
-                pool = self.pools.read(context, agg)
-            try:
-                real = self.pools.driver.get_pool_state(pool)
-            except exception.AggregatesException as exc:
-                LOG.warning('Aggregate %s stays in error: %s', agg['id'], exc)
-                real = None
-            if self._reconcile_one(context, agg, real):
-                repaired.append(agg['id'])
-        return repaired
-
-    @db.transaction
-    def _reconcile_one(self, context, agg, real):
-        current = db.lock_aggregate(context, agg['id'])
-        if any(current[k] != agg[k] for k in (
-                'operational_state', 'task_owner', 'task_started_at')):
-            # Repaired meanwhile (another API server starting up), and
-            # maybe a new operation runs: ``real`` is stale.
-            return False
-        if real is None:
-            values = {'operational_state': constants.ERROR,
-                      'last_error': 'Interrupted pool operation; the pool '
-                                    'could not be read to reconcile.'}
-        else:
-            self.pools.record(context, agg, real)
-            values = {'operational_state':
-                      constants.ACTIVE if real.members else constants.CREATED,
-                      'last_error': None}
-        return pool_operation.release(context, agg['id'], **values)
-
-    def reform_pool(self, context, aggregate_id):
-        """Form again, host by host, the pool the database records for a
-        pool aggregate whose hypervisors lost it.  The recorded master
-        joins first.  A failure leaves the aggregate in ``error`` like any
-        add."""
-        hosts = self._forget_pool(context, aggregate_id)
-        for host in hosts:
-            self.add_host(context, aggregate_id, host)
-        return self.get_aggregate(context, aggregate_id)
-
-    @db.transaction
-    def _forget_pool(self, context, aggregate_id):
-        agg = db.lock_aggregate(context, aggregate_id)
-        if agg['operational_state'] == constants.CHANGING:
-            raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
-        if not pool_operation.is_pool(agg):
-            raise exception.Invalid(reason='aggregate %s is not a pool '
-                                    'aggregate' % aggregate_id)
-        master = agg['metadata'].get(constants.MASTER)
-        hosts = list(agg['hosts'])
-        if master in hosts:
-            hosts.remove(master)
-            hosts.insert(0, master)
-        for host in hosts:
-            db.aggregate_host_remove(context, aggregate_id, host)
-        db.aggregate_metadata_update(
-            context, aggregate_id, remove_keys=[
-                k for k in agg['metadata'] if self.pools.is_bookkeeping(k)])
-        db.aggregate_update(context, aggregate_id,
-                            operational_state=constants.CREATED,
-                            last_error=None)
-        return hosts

@@ -29,8 +29,8 @@ def load_app(conf):
 
 def reconcile(conf):
     """Repair pool operations that a dead process left ``changing``."""
-    manager = service.get_services(conf).aggregates
-    repaired = manager.reconcile_interrupted(context.get_admin_context())
+    recovery = service.get_services(conf).recovery
+    repaired = recovery.reconcile_interrupted(context.get_admin_context())
     if repaired:
         LOG.warning('Reconciled interrupted pool operations of aggregates '
                     '%s', repaired)

@@ -51,7 +51,7 @@ def _host_remove(conf):
 
 
 def _aggregate_reconcile(conf):
-    repaired = _services(conf).aggregates.reconcile_interrupted(
+    repaired = _services(conf).recovery.reconcile_interrupted(
         context.get_admin_context(), stale_after=conf.command.stale_after)
     print('Reconciled aggregates: %s' % (
         ', '.join(map(str, repaired)) or 'none'))

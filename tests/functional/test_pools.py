@@ -599,14 +599,13 @@ class ReformPoolTest(PoolTestCase):
         old_uuids = {h: self.uuid(h) for h in ('xenhost1', 'xenhost2')}
         # A new fleet: same host names, all standalone, new uuids and URLs.
         self.fleet = self.useFixture(pool_fixtures.FleetFixture()).fleet
-        manager = self.env.api.services.aggregates
         ctx = self.env.api.context
         for host in self.fleet.hosts:
             self.env.api.services.compute_hosts.update(
                 ctx, host.name, hypervisor_url=host.url)
         self.assertStandalone('xenhost1', 'xenhost2', 'xenhost3')
 
-        agg = manager.reform_pool(ctx, agg_id)
+        agg = self.env.api.services.recovery.reform_pool(ctx, agg_id)
 
         self.assertEqual('active', agg['operational_state'])
         self.assertEqual(['xenhost2', 'xenhost1', 'xenhost3'], agg['hosts'])
@@ -621,5 +620,5 @@ class ReformPoolTest(PoolTestCase):
         agg = self.call('POST', '/v2.1/os-aggregates',
                         {'aggregate': {'name': 'plain'}})['aggregate']
         self.assertRaises(exception.Invalid,
-                          self.env.api.services.aggregates.reform_pool,
+                          self.env.api.services.recovery.reform_pool,
                           self.env.api.context, agg['id'])

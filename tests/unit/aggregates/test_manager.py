@@ -8,6 +8,7 @@ import threading
 from nova_aggregates.aggregates import compute_hosts
 from nova_aggregates.aggregates import lease
 from nova_aggregates.aggregates import manager as aggregate_manager
+from nova_aggregates.aggregates import recovery
 from nova_aggregates import context as na_context
 from nova_aggregates.db import api as db
 from nova_aggregates import exception
@@ -21,6 +22,7 @@ class ManagerTestCase(base.TestCase):
         self.context = na_context.get_admin_context()
         self.manager = aggregate_manager.AggregateManager(self.conf)
         self.hosts = compute_hosts.ComputeHosts(self.conf)
+        self.recovery = recovery.Recovery(self.manager)
         for number in range(1, 5):
             self.hosts.register(self.context, 'host%d' % number)
 
@@ -387,7 +389,7 @@ class TestReconcile(ManagerTestCase):
 
     def test_repairs_an_interrupted_operation(self):
         agg_id = self._interrupted_pool('host2')
-        self.assertEqual([agg_id], self.manager.reconcile_interrupted(
+        self.assertEqual([agg_id], self.recovery.reconcile_interrupted(
             self.context))
         agg = self.manager.get_aggregate(self.context, agg_id)
         self.assertEqual('active', agg['operational_state'])
@@ -399,7 +401,7 @@ class TestReconcile(ManagerTestCase):
     def test_pending_host_unregistered_meanwhile(self):
         agg_id = self._interrupted_pool('host3')
         self.hosts.unregister(self.context, 'host3')
-        self.assertEqual([agg_id], self.manager.reconcile_interrupted(
+        self.assertEqual([agg_id], self.recovery.reconcile_interrupted(
             self.context))
         agg = self.manager.get_aggregate(self.context, agg_id)
         self.assertEqual('active', agg['operational_state'])
@@ -409,7 +411,7 @@ class TestReconcile(ManagerTestCase):
         agg_id = self._interrupted_pool('host2')
         db.aggregate_update(self.context, agg_id,
                             task_owner=lease.this_process())
-        self.assertEqual([], self.manager.reconcile_interrupted(self.context))
+        self.assertEqual([], self.recovery.reconcile_interrupted(self.context))
         self.assertEqual('changing', self.manager.get_aggregate(
             self.context, agg_id)['operational_state'])
 
@@ -417,6 +419,6 @@ class TestReconcile(ManagerTestCase):
         agg_id = self._interrupted_pool('host2')
         db.aggregate_update(self.context, agg_id,
                             task_owner='another-api-node:4242')
-        self.assertEqual([], self.manager.reconcile_interrupted(self.context))
-        self.assertEqual([agg_id], self.manager.reconcile_interrupted(
+        self.assertEqual([], self.recovery.reconcile_interrupted(self.context))
+        self.assertEqual([agg_id], self.recovery.reconcile_interrupted(
             self.context, stale_after=0))
