@@ -2,6 +2,7 @@ from oslo_policy import policy
 
 from nova_aggregates.policies import base
 
+#: The rule of each os-aggregates operation: ``PREFIX % 'index'``.
 PREFIX = 'os_compute_api:os-aggregates:%s'
 _PATH = '/os-aggregates'
 

@@ -9,8 +9,8 @@ from nova_aggregates.api.schemas import aggregates as schemas
 from nova_aggregates.api import validation
 from nova_aggregates.api.views import aggregates as views
 from nova_aggregates import policy
+from nova_aggregates.policies import aggregates as aggregate_rules
 
-POLICY = 'os_compute_api:os-aggregates:%s'
 _INTEGER = re.compile(r'^-?[0-9]{1,20}$')
 _MAX_ID = 2 ** 31 - 1
 
@@ -52,12 +52,12 @@ class AggregatesController:
         return aggregate_id
 
     def index(self, req):
-        policy.authorize(req.context, POLICY % 'index')
+        policy.authorize(req.context, aggregate_rules.PREFIX % 'index')
         return {'aggregates': [views.aggregate(req, agg) for agg in
                                self.manager.list_aggregates(req.context)]}
 
     def create(self, req, body):
-        policy.authorize(req.context, POLICY % 'create')
+        policy.authorize(req.context, aggregate_rules.PREFIX % 'create')
         _validate(schemas.CREATE, body)
         values = body['aggregate']
         agg = self.manager.create_aggregate(
@@ -65,13 +65,13 @@ class AggregatesController:
         return {'aggregate': views.aggregate(req, agg, members=False)}
 
     def show(self, req, id):
-        policy.authorize(req.context, POLICY % 'show')
+        policy.authorize(req.context, aggregate_rules.PREFIX % 'show')
         agg = self.manager.get_aggregate(req.context,
                                          self._aggregate_id(req, id))
         return {'aggregate': views.aggregate(req, agg)}
 
     def update(self, req, id, body):
-        policy.authorize(req.context, POLICY % 'update')
+        policy.authorize(req.context, aggregate_rules.PREFIX % 'update')
         aggregate_id = self._aggregate_id(req, id)
         _validate(schemas.UPDATE, body)
         agg = self.manager.update_aggregate(req.context, aggregate_id,
@@ -79,7 +79,7 @@ class AggregatesController:
         return {'aggregate': views.aggregate(req, agg)}
 
     def delete(self, req, id):
-        policy.authorize(req.context, POLICY % 'delete')
+        policy.authorize(req.context, aggregate_rules.PREFIX % 'delete')
         self.manager.delete_aggregate(req.context,
                                       self._aggregate_id(req, id))
 
@@ -93,7 +93,7 @@ class AggregatesController:
             raise faults.APIError(400, 'Aggregates does not have the %s '
                                   'action; use add_host, remove_host or '
                                   'set_metadata.' % repr(name)[:64])
-        policy.authorize(req.context, POLICY % name)
+        policy.authorize(req.context, aggregate_rules.PREFIX % name)
         aggregate_id = self._aggregate_id(req, id)
         _validate(_ACTIONS[name], body)
         if name == 'add_host':

@@ -2,6 +2,7 @@
 
 from nova_aggregates.api import extensions
 from nova_aggregates import policy
+from nova_aggregates.policies import hosts as host_rules
 
 ROUTES = (
     ('/os-hosts', {'GET': 'index'}),
@@ -14,7 +15,7 @@ class HostsController:
         self.compute_hosts = compute_hosts
 
     def index(self, req):
-        policy.authorize(req.context, 'os_compute_api:os-hosts:list')
+        policy.authorize(req.context, host_rules.HOSTS_LIST)
         zone = req.GET.get('zone')
         return {'hosts': [
             {'host_name': host['name'], 'service': 'compute',

@@ -3,6 +3,7 @@
 from nova_aggregates.api import extensions
 from nova_aggregates.api.views import aggregates as views
 from nova_aggregates import policy
+from nova_aggregates.policies import hosts as host_rules
 
 ROUTES = (
     ('/os-services', {'GET': 'index'}),
@@ -17,7 +18,7 @@ class ServicesController:
         self.compute_hosts = compute_hosts
 
     def index(self, req):
-        policy.authorize(req.context, 'os_compute_api:os-services:list')
+        policy.authorize(req.context, host_rules.SERVICES_LIST)
         binary = req.GET.get('binary')
         host_filter = req.GET.get('host')
         services = []
