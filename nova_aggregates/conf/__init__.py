@@ -2,7 +2,8 @@
 
 Each module below owns one option group; ``register_opts`` puts them all on
 a ConfigOpts object.  ``CONF`` is the process-wide instance used by the
-commands; tests build their own through ``nova_aggregates.tests`` fixtures.
+commands and by the tests, whose overrides ``tests.fixtures.ConfFixture``
+undoes after each test.
 """
 
 from oslo_config import cfg
