@@ -1,11 +1,11 @@
 """The hypervisor driver interface and its loader.
 
-The AggregateManager owns the rules and the database; a driver owns the
-hypervisor.  For every membership change of a *pool aggregate* the manager
-calls one method here, outside any database transaction, and records what it
-returns.  Drivers are found by name through the ``nova_aggregates.virt.drivers``
-entry point group, so a third party can add one without touching this
-package.
+The aggregate rules own the database; a driver owns the hypervisor.  Every
+change of a *pool aggregate* is a pool operation
+(``aggregates/pool_operation.py``) that calls one method here, outside any
+database transaction, and records what it returns.  Drivers are found by
+name through the ``nova_aggregates.virt.drivers`` entry point group, so a
+third party can add one without touching this package.
 """
 
 import dataclasses
