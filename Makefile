@@ -7,7 +7,12 @@ CONFIG ?= etc/nova-aggregates-dev.conf
 # still installs.
 export PBR_VERSION ?= 0.1.0
 
-.PHONY: serve test venv bench pep8 genconfig genpolicy clean
+# Services the functional tests run as real servers, each in its own venv
+# under .services/ (their dependencies need not agree with ours).
+SERVICES := .services
+KEYSTONE_PACKAGES ?= keystone==30.0.0 gunicorn
+
+.PHONY: serve test venv services bench pep8 genconfig genpolicy clean
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -17,13 +22,23 @@ $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg setup.py
 
 venv: $(BIN)/.installed
 
+# tools/service-venv.sh does nothing when the venv already holds exactly
+# these packages; Makefile is a prerequisite so that a change of
+# KEYSTONE_PACKAGES reaches it.
+$(SERVICES)/keystone/.installed: tools/service-venv.sh Makefile
+	PYTHON=$(PYTHON) tools/service-venv.sh keystone $(KEYSTONE_PACKAGES)
+
+services: $(SERVICES)/keystone/.installed
+
 serve: venv
 	mkdir -p var
 	$(BIN)/nova-aggregates-manage --config-file $(CONFIG) db sync
 	$(BIN)/nova-aggregates-api --config-file $(CONFIG)
 
-test: venv
-	$(BIN)/stestr run $(TESTS)
+# Whatever the run's outcome, close with what was skipped and why.
+test: venv services
+	$(BIN)/stestr run $(TESTS); status=$$?; \
+	    $(BIN)/python tools/test-summary.py; exit $$status
 
 bench: venv
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
@@ -38,4 +53,4 @@ genpolicy: venv
 	$(BIN)/oslopolicy-sample-generator --config-file etc/oslo-policy-generator.conf
 
 clean:
-	rm -rf $(VENV) var .stestr
+	rm -rf $(VENV) $(SERVICES) var .stestr

@@ -8,6 +8,8 @@ import shutil
 import tempfile
 
 import fixtures
+from keystonemiddleware.auth_token import _opts as authtoken_opts
+from keystonemiddleware import fixture as authtoken_fixture
 from oslo_config import fixture as config_fixture
 from paste import deploy
 import sqlalchemy as sa
@@ -145,6 +147,11 @@ class APIFixture(fixtures.Fixture):
         for (group, name), value in self.overrides.items():
             self.conf_fixture.config(**{name: value, 'group': group})
         self.db = self.useFixture(DatabaseFixture(self.conf_fixture))
+        #: Under ``[api] auth_strategy = keystone``: tokens for requests.
+        self.keystone = None
+        if self.conf_fixture.conf.api.auth_strategy == 'keystone':
+            self.keystone = self.useFixture(
+                KeystoneTokensFixture(self.conf_fixture))
         self.app = deploy.loadapp('config:' + PASTE_CONFIG,
                                   name='osapi_compute')
         self.context = context.get_admin_context()
@@ -173,3 +180,36 @@ class APIFixture(fixtures.Fixture):
         elif content_type is not None:
             req.content_type = content_type
         return req.get_response(self.app)
+
+
+class KeystoneTokensFixture(fixtures.Fixture):
+    """Tokens for the in-process ``keystone`` pipeline.
+
+    keystonemiddleware's own fixture answers auth_token's token lookups
+    (everything else in auth_token runs: header stripping, 401s), so policy
+    tests need no Keystone; tests/functional/keystone runs a real one.
+    Use before the application loads.
+    """
+
+    def __init__(self, conf_fixture):
+        super().__init__()
+        self.conf_fixture = conf_fixture
+
+    def _setUp(self):
+        conf = self.conf_fixture.conf
+        for group, opts in authtoken_opts.list_opts():
+            conf.register_opts(opts, group=group)
+        # Named in WWW-Authenticate only; never contacted.
+        self.conf_fixture.config(
+            www_authenticate_uri='http://keystone.invalid/v3',
+            group='keystone_authtoken')
+        self.tokens = self.useFixture(authtoken_fixture.AuthTokenFixture())
+
+    def token(self, roles='admin', user='u1', project='p1'):
+        """The id of a valid token of ``user`` in ``project`` (None: a
+        token scoped to no project) with ``roles`` (comma-separated)."""
+        token_id = 'token-%s' % len(self.tokens.tokens)
+        self.tokens.add_token_data(
+            token_id=token_id, user_id=user, project_id=project,
+            role_list=[r.strip() for r in roles.split(',') if r.strip()])
+        return token_id

@@ -227,8 +227,8 @@ class TestCustomRoleMatrix(MatrixTestCase):
             return {}
         roles = {'admin': 'admin,member', 'member': 'member',
                  'custom': 'aggregate-operator,member'}[caller]
-        return {'X-Identity-Status': 'Confirmed', 'X-User-Id': 'u-' + caller,
-                'X-Project-Id': PROJECT, 'X-Roles': roles}
+        return {'X-Auth-Token': self.api.keystone.token(
+            roles, user='u-' + caller, project=PROJECT)}
 
     def write_policy(self, granted):
         tmp = self.useFixture(fixtures.TempDir()).path

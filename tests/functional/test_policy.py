@@ -140,16 +140,15 @@ class TestNoAuth2(PolicyTestCase):
 
 
 class TestKeystone(PolicyTestCase):
-    """``[api] auth_strategy = keystone``: identity from the headers that
-    keystonemiddleware's auth_token sets."""
+    """``[api] auth_strategy = keystone``: identity from what
+    keystonemiddleware's auth_token found in the token (tokens from its
+    test fixture here; tests/functional/keystone uses a real Keystone)."""
 
     config_overrides = {('api', 'auth_strategy'): 'keystone'}
 
-    def identity(self, roles='admin', user='u1', project='p1',
-                 status='Confirmed'):
-        headers = {'X-Identity-Status': status, 'X-User-Id': user,
-                   'X-Project-Id': project, 'X-Roles': roles}
-        return {k: v for k, v in headers.items() if v is not None}
+    def identity(self, roles='admin', user='u1', project='p1'):
+        return {'X-Auth-Token': self.api.keystone.token(roles, user,
+                                                        project)}
 
     def keystone_request(self, method, path, body=None, **identity):
         return self.request(method, path, body, token=None,
@@ -184,15 +183,45 @@ class TestKeystone(PolicyTestCase):
         self.assertEqual('active',
                          response.json['aggregate']['operational_state'])
 
-    def test_unconfirmed_or_missing_identity(self):
+    def test_missing_or_invalid_token_and_unscoped_identity(self):
         before = self.snapshot()
-        for identity in ({'status': None}, {'status': 'Invalid'},
-                         {'user': None}, {'project': None}):
-            for method, path, body in OPERATIONS.values():
-                response = self.keystone_request(method, '/v2.1' + path,
-                                                 body, **identity)
+        forged = {'X-Identity-Status': 'Confirmed', 'X-User-Id': 'u1',
+                  'X-Project-Id': 'p1', 'X-Roles': 'admin'}
+        for method, path, body in OPERATIONS.values():
+            for headers in ({}, {'X-Auth-Token': 'no-such-token'}, forged,
+                            dict(forged, **{'X-Auth-Token': 'nope'})):
+                # auth_token refused it: a compute fault, naming Keystone.
+                response = self.request(method, '/v2.1' + path, body,
+                                        token=None, headers=headers)
                 self.assertFault(response, 401, 'unauthorized',
-                                 'Authentication required')
+                                 'send a valid Keystone token')
+                self.assertIn('keystone.invalid',
+                              response.headers['WWW-Authenticate'])
+            # A valid token scoped to no project names no caller.
+            response = self.keystone_request(method, '/v2.1' + path, body,
+                                             project=None)
+            self.assertFault(response, 401, 'unauthorized',
+                             'Authentication required')
+        self.assertEqual(before, self.snapshot())
+
+    def test_refusals_on_the_legacy_surface_are_xml_when_asked(self):
+        response = self.request('GET', '/v1.1/p1/os-aggregates.xml',
+                                token=None,
+                                headers={'X-Auth-Token': 'no-such-token'})
+        self.assertXMLFault(response, 401, 'unauthorized',
+                            'send a valid Keystone token')
+        self.assertIn('keystone.invalid',
+                      response.headers['WWW-Authenticate'])
+
+    def test_forged_admin_role_with_a_member_token(self):
+        before = self.snapshot()
+        for operation, (method, path, body) in OPERATIONS.items():
+            response = self.request(
+                method, '/v2.1' + path, body, token=None,
+                headers=dict(self.identity(roles='member'), **{
+                    'X-Roles': 'admin', 'X-Identity-Status': 'Confirmed',
+                    'X-Project-Id': 'p1', 'X-User-Id': 'admin'}))
+            self.assertFault(response, 403, 'forbidden', DENIED % operation)
         self.assertEqual(before, self.snapshot())
 
     def test_a_noauth2_token_is_not_an_identity(self):

@@ -52,11 +52,14 @@ class APIServerFixture(fixtures.Fixture):
     the compute endpoint a client is configured with.
     """
 
-    def __init__(self, driver='xenapi'):
+    def __init__(self, driver='xenapi', sections=None):
+        """``sections``: ``{section: {option: value}}`` added to (or
+        overriding) the configuration file the fixture writes."""
         super().__init__()
         if driver not in ('xenapi', 'fake'):
             raise ValueError('driver must be xenapi or fake: %r' % driver)
         self.driver = driver
+        self.sections = sections or {}
         self.proc = None
 
     def _setUp(self):
@@ -89,13 +92,15 @@ class APIServerFixture(fixtures.Fixture):
             sections['xenapi'] = {
                 'connection_username': 'root',
                 'connection_password': 'secret',
-                'embedded_simulator_hosts': len(HOSTS),
-                'embedded_simulator_password': 'secret',
                 # Loopback: a stuck call is a bug, fail it quickly.
                 'connect_timeout': 5,
                 'call_timeout': 10,
                 'join_timeout': 10,
             }
+            sections['xenserver_sim'] = {'hosts': len(HOSTS),
+                                         'password': 'secret'}
+        for section, values in self.sections.items():
+            sections.setdefault(section, {}).update(values)
         self.config = os.path.join(self.dir, 'nova-aggregates.conf')
         with open(self.config, 'w') as f:
             for name, values in sections.items():
