@@ -9,6 +9,7 @@ from nova_aggregates.aggregates import compute_hosts
 from nova_aggregates.aggregates import manager as aggregate_manager
 from nova_aggregates.aggregates import recovery
 from nova_aggregates import conf as na_conf
+from nova_aggregates import context
 from nova_aggregates.db import api as db_api
 
 
@@ -21,6 +22,11 @@ class Services:
 
     def cleanup(self):
         self.aggregates.driver.cleanup()
+
+    def ping_database(self):
+        """Raise unless the database answers a trivial query (the health
+        check's database backend)."""
+        db_api.ping(context.get_admin_context())
 
 
 _lock = threading.Lock()

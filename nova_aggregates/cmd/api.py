@@ -54,6 +54,9 @@ class _Server(gunicorn_base.BaseApplication):
             'timeout': int(self.conf.xenapi.join_timeout +
                            4 * self.conf.xenapi.call_timeout) + 30,
             'keepalive': 5,
+            # Only [oslo_middleware] enable_proxy_headers_parsing may act on
+            # X-Forwarded-*: gunicorn itself trusts no client's.
+            'forwarded_allow_ips': '',
             'accesslog': None,
             'proc_name': 'nova-aggregates-api',
             # No control socket: several servers may run side by side.

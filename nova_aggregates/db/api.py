@@ -5,7 +5,7 @@ Callers import this module (``from nova_aggregates.db import api as db``);
 the code behind it lives by concern:
 
 * ``engine.py``: oslo.db's enginefacade set up for each backend
-  (``configure``, ``dispose``, ``get_engine``), the ``writer``/``reader``
+  (``configure``, ``dispose``, ``get_engine``, ``ping``), the ``writer``/``reader``
   decorators, ``transaction`` for the rules' write transactions, ``now``;
 * ``aggregates.py``: the ``aggregates`` table, whole aggregates read with
   their hosts and metadata, and the locking rules (see its docstring);
@@ -26,14 +26,14 @@ from nova_aggregates.db.compute_hosts import (
     compute_host_create, compute_host_delete, compute_host_get,
     compute_host_get_all, compute_host_update, lock_hosts)
 from nova_aggregates.db.engine import (
-    configure, dispose, get_engine, now, reader, transaction, writer)
+    configure, dispose, get_engine, now, ping, reader, transaction, writer)
 from nova_aggregates.db.models import (
     aggregate_hosts, aggregate_metadata, aggregates, compute_hosts)
 
 __all__ = [
     # engine
-    'configure', 'dispose', 'get_engine', 'now', 'reader', 'transaction',
-    'writer',
+    'configure', 'dispose', 'get_engine', 'now', 'ping', 'reader',
+    'transaction', 'writer',
     # tables
     'aggregate_hosts', 'aggregate_metadata', 'aggregates', 'compute_hosts',
     # aggregates

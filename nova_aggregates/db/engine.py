@@ -93,6 +93,17 @@ def now():
 
 # -- per backend --------------------------------------------------------------
 
+_PING = sa.text('SELECT 1')
+
+
+@reader
+def ping(context):
+    """``SELECT 1`` on a connection of the service's pool (the health
+    check): raises, e.g. oslo.db's DBConnectionError for a server that is
+    down, unless the database answers."""
+    context.connection.execute(_PING).scalar()
+
+
 def _tune_engine(engine):
     if engine.dialect.name in ('mysql', 'mariadb'):
         _mysql_read_committed(engine)
