@@ -19,7 +19,8 @@ LOG = logging.getLogger(__name__)
 FAULT_NAMES = {
     400: 'badRequest', 401: 'unauthorized', 403: 'forbidden',
     404: 'itemNotFound', 405: 'badMethod', 406: 'notAcceptable',
-    409: 'conflictingRequest', 413: 'overLimit', 415: 'badMediaType',
+    408: 'requestTimeout', 409: 'conflictingRequest', 413: 'overLimit',
+    415: 'badMediaType',
     502: 'computeFault', 503: 'serviceUnavailable', 504: 'computeFault',
 }
 

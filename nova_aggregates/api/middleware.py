@@ -5,7 +5,9 @@ objects would cost more than the handlers behind it.  webob is used on the
 error paths only.
 """
 
+import io
 import logging
+import math
 import re
 import time
 import uuid
@@ -89,67 +91,245 @@ def request_log_filter_factory(global_conf, **local_conf):
     return RequestLog
 
 
-class _LimitedInput:
-    """Reads at most ``limit`` bytes; one byte more is a 413."""
+#: Put in the environ of each request by nova-aggregates-api's worker
+#: (nova_aggregates.cmd.worker): an object whose ``arm(sock, deadline)``
+#: makes a read on ``sock`` (``environ['gunicorn.socket']``) that is still
+#: blocked at ``deadline`` (a ``time.monotonic()`` value) return end of file,
+#: whose ``disarm(sock)`` cancels that, and whose ``was_cut(sock)`` says
+#: whether it happened (at the deadline, or earlier: the worker stops).
+#: Other WSGI servers do not set it: a body deadline is then checked between
+#: reads only, and a read that blocks lasts as long as the server lets it.
+ENV_READ_DEADLINES = 'nova_aggregates.read_deadlines'
 
-    def __init__(self, stream, limit):
-        self.stream = stream
-        self.left = limit + 1
+#: Set to True by BodySizeLimit when the connection must not carry another
+#: request after this response (the body was refused or not read to its
+#: end).  nova-aggregates-api's worker closes the connection (with
+#: ``Connection: close``); PEP 3333 forbids the application a Connection
+#: header, so under another server the server decides.
+ENV_CLOSE_CONNECTION = 'nova_aggregates.close_connection'
 
-    def read(self, size=-1):
-        if size is None or size < 0 or size > self.left:
-            size = self.left
+#: Bytes asked of the server per read while throwing a body away.
+_DISCARD_STEP = 1024 * 1024
+
+
+class _Body:
+    """A request body read against a deadline (``inf``: none)."""
+
+    __slots__ = ('stream', 'deadline', 'sock', 'deadlines', 'armed',
+                 'timed_out')
+
+    def __init__(self, environ, timeout):
+        self.stream = environ['wsgi.input']
+        self.sock = environ.get('gunicorn.socket')
+        self.deadlines = environ.get(ENV_READ_DEADLINES) \
+            if self.sock is not None else None
+        self.deadline = math.inf
+        self.armed = False
+        self.timed_out = False
+        # Armed even without a timeout: a stopping server cuts it then.
+        self.set_deadline(time.monotonic() + timeout if timeout
+                          else math.inf)
+
+    def set_deadline(self, deadline):
+        self.deadline = deadline
+        if self.deadlines is not None:
+            self.deadlines.arm(self.sock, deadline)
+            self.armed = True
+
+    def shorten(self, seconds):
+        """At most ``seconds`` more (for throwing the rest away)."""
+        deadline = time.monotonic() + seconds
+        if deadline < self.deadline:
+            self.set_deadline(deadline)
+
+    def expired(self):
+        return time.monotonic() >= self.deadline
+
+    def cut(self):
+        """Whether the server cut the reads (``ENV_READ_DEADLINES``)."""
+        return self.deadlines is not None and self.deadlines.was_cut(
+            self.sock)
+
+    def read(self, size):
+        """Up to ``size`` bytes; ``b''`` at the end, or once expired
+        (``timed_out`` then says so)."""
+        if self.expired():
+            self.timed_out = True
+            return b''
         data = self.stream.read(size)
-        self.left -= len(data)
-        if self.left <= 0:
-            raise _TooLarge()
+        if not data and self.expired():
+            # The read was cut at the deadline, or ended just after it.
+            self.timed_out = True
         return data
 
+    def read_upto(self, size, step):
+        """At most ``size`` bytes: fewer only at the end or the deadline."""
+        parts = []
+        left = size
+        while left > 0:
+            data = self.read(min(left, step))
+            if not data:
+                break
+            parts.append(data)
+            left -= len(data)
+        return parts[0] if len(parts) == 1 else b''.join(parts)
 
-class _TooLarge(Exception):
-    pass
+    def discard(self, size):
+        """Read and drop up to ``size`` bytes; how many there were."""
+        total = 0
+        while total < size:
+            data = self.read(min(size - total, _DISCARD_STEP))
+            if not data:
+                break
+            total += len(data)
+        return total
+
+    def done(self):
+        if self.armed:
+            self.armed = False
+            self.deadlines.disarm(self.sock)
 
 
 class BodySizeLimit:
-    """413 for bodies over ``[api] max_request_body_size``, declared or not."""
+    """413 for bodies over ``[api] max_request_body_size``, declared or not,
+    answered so that the client sees it whatever its sending pattern.
+
+    A client that sends its whole body before it reads (Python's
+    http.client, requests, keystoneauth) would only see a reset connection
+    if the 413 were answered and the connection closed over unread data.
+    So a body over the limit is read and thrown away, up to ``[api]
+    max_discard_body_size`` and within ``[api] discard_body_timeout``,
+    before the 413; a declared length over that cap is refused at once,
+    unread.  Either way the connection closes after the 413
+    (``ENV_CLOSE_CONNECTION``; nova-aggregates-api closes it lingering, so
+    that a client reading while it sends, like curl, gets the 413 too).
+
+    A body within the limit is read here, whole, within ``[api]
+    client_body_timeout`` (408 past it), and handed on in memory: nothing
+    behind this filter waits on the client.  Under nova-aggregates-api a
+    read blocked at the deadline is cut (``ENV_READ_DEADLINES``); under any
+    other WSGI server the deadline is checked between reads, and a stalled
+    read waits for the server's own timeout.
+
+    Requests without a body cost one dictionary lookup or two.
+    """
 
     def __init__(self, application, limit=None):
         self.application = application
         self.limit = limit
 
-    def _fault(self, environ, start_response, status, message):
+    def _fault(self, environ, start_response, status, message, close=False):
+        if close:
+            environ[ENV_CLOSE_CONNECTION] = True
         response = faults.fault_response(
             status, message, wsgi.wants_xml(webob.Request(environ)))
         return response(environ, start_response)
 
     def __call__(self, environ, start_response):
-        limit = self.limit or na_conf.CONF.api.max_request_body_size
-        too_large = 'Request body is larger than the limit of %d bytes.' % \
-            limit
         length = environ.get('CONTENT_LENGTH')
         if length:
             try:
                 declared = int(length)
             except ValueError:
+                declared = -1
+            if declared < 0:
                 return self._fault(environ, start_response, 400,
-                                   'Invalid Content-Length header.')
-            if declared > limit:
-                return self._fault(environ, start_response, 413, too_large)
+                                   'Invalid Content-Length header.',
+                                   close=True)
+            if declared:
+                return self._declared(environ, start_response, declared)
         elif 'chunked' in environ.get('HTTP_TRANSFER_ENCODING', '').lower():
-            # Chunked: read it here, within the limit.
-            req = webob.Request(environ)
-            if req.is_body_readable:
-                limited = _LimitedInput(req.body_file_raw, limit)
-                try:
-                    body = b''.join(iter(lambda: limited.read(65536), b''))
-                except _TooLarge:
-                    return self._fault(environ, start_response, 413,
-                                       too_large)
-                except Exception:  # noqa: B902 - the server's chunk parser
-                    # A malformed chunked encoding is the client's error.
-                    return self._fault(environ, start_response, 400,
-                                       'Malformed chunked request body.')
-                req.body = body
+            # Without a length: a server that decodes the chunks says so.
+            if environ.get('wsgi.input_terminated') or environ.get(
+                    'webob.is_body_readable'):
+                return self._chunked(environ, start_response)
+        return self.application(environ, start_response)
+
+    @staticmethod
+    def _in_memory(environ, body):
+        environ['wsgi.input'] = io.BytesIO(body)
+        environ['CONTENT_LENGTH'] = str(len(body))
+        # webob reads it as it is instead of copying it first.
+        environ['webob.is_body_seekable'] = True
+
+    def _too_large(self, environ, start_response, limit):
+        return self._fault(
+            environ, start_response, 413,
+            'Request body is larger than the limit of %d bytes.' % limit,
+            close=True)
+
+    def _timed_out(self, environ, start_response, body, timeout):
+        if body.timed_out or body.expired():
+            message = ('The request body did not arrive within %g seconds.'
+                       % timeout)
+        else:
+            # Cut earlier than its deadline: the server is stopping.
+            message = 'The request body did not arrive before the server ' \
+                      'stopped.'
+        return self._fault(environ, start_response, 408, message, close=True)
+
+    def _declared(self, environ, start_response, declared):
+        api = na_conf.CONF.api
+        limit = self.limit or api.max_request_body_size
+        if declared > limit and declared > api.max_discard_body_size:
+            # Not worth reading: refused before a byte of it.
+            return self._too_large(environ, start_response, limit)
+        timeout = api.client_body_timeout
+        body = _Body(environ, timeout)
+        data = None
+        try:
+            if declared > limit:
+                body.shorten(api.discard_body_timeout)
+                body.discard(declared)
+            else:
+                data = body.read_upto(declared, declared)
+        except OSError:
+            # The client went away (or the server gave up on it).
+            pass
+        finally:
+            body.done()
+        if declared > limit:
+            return self._too_large(environ, start_response, limit)
+        if data is not None and len(data) == declared:
+            self._in_memory(environ, data)
+            return self.application(environ, start_response)
+        if body.timed_out or body.expired() or body.cut():
+            return self._timed_out(environ, start_response, body, timeout)
+        return self._fault(environ, start_response, 400,
+                           'The request body ended before its '
+                           'Content-Length.', close=True)
+
+    def _chunked(self, environ, start_response):
+        api = na_conf.CONF.api
+        limit = self.limit or api.max_request_body_size
+        timeout = api.client_body_timeout
+        body = _Body(environ, timeout)
+        data = None
+        over = malformed = False
+        try:
+            data = body.read_upto(limit + 1, 65536)
+            over = len(data) > limit
+            if over:
+                # Past the limit: keep reading up to the cap, to answer a
+                # client that sends before it reads.
+                body.shorten(api.discard_body_timeout)
+                cap = api.max_discard_body_size
+                if len(data) <= cap:
+                    body.discard(cap + 1 - len(data))
+        except Exception:  # noqa: B902 - the server's chunk parser
+            malformed = True
+        finally:
+            body.done()
+        if over:
+            return self._too_large(environ, start_response, limit)
+        if body.timed_out or (malformed and (body.expired() or body.cut())):
+            return self._timed_out(environ, start_response, body, timeout)
+        if malformed:
+            # A malformed chunked encoding is the client's error.
+            return self._fault(environ, start_response, 400,
+                               'Malformed chunked request body.',
+                               close=True)
+        self._in_memory(environ, data)
         return self.application(environ, start_response)
 
 

@@ -1,9 +1,12 @@
 """nova-aggregates-api: serve the paste application.
 
-Runs under gunicorn (threaded workers): ``[api] workers`` processes with
-``[api] threads`` request threads each, listening on ``[api] bind_host`` and
-``[api] bind_port``.  SIGTERM and SIGINT stop it cleanly.  Pool operations
-are serialized through the database, so any number of workers is safe.
+Runs under gunicorn (threaded workers, nova_aggregates.cmd.worker):
+``[api] workers`` processes with ``[api] threads`` request threads each,
+listening on ``[api] bind_host`` and ``[api] bind_port``.  Slow clients are
+held to ``[api] client_socket_timeout`` and ``client_body_timeout``.
+SIGTERM and SIGINT stop it cleanly and promptly: idle keep-alive
+connections are closed, requests in progress finish.  Pool operations are
+serialized through the database, so any number of workers is safe.
 """
 
 import logging
@@ -14,6 +17,7 @@ from gunicorn.app import base as gunicorn_base
 from paste import deploy
 
 from nova_aggregates.cmd import common
+from nova_aggregates.cmd import worker as na_worker
 from nova_aggregates import context
 from nova_aggregates.db import api as db_api
 from nova_aggregates import devserver
@@ -48,7 +52,7 @@ class _Server(gunicorn_base.BaseApplication):
             'bind': '%s:%d' % (api.bind_host, api.bind_port),
             'workers': api.workers,
             'threads': api.threads,
-            'worker_class': 'gthread',
+            'worker_class': na_worker.ThreadWorker,
             'graceful_timeout': 30,
             # Pool operations wait for XenServer; do not kill them early.
             'timeout': int(self.conf.xenapi.join_timeout +

@@ -52,6 +52,38 @@ api_opts = [
     cfg.IntOpt('max_request_body_size', default=114688, min=1,
                help='Largest request body accepted, in bytes; larger '
                     'bodies get 413.'),
+    cfg.IntOpt('max_discard_body_size', default=16 * 1024 * 1024, min=0,
+               help='Largest request body, in bytes, that is read and '
+                    'thrown away to answer a body over '
+                    'max_request_body_size with 413: a client that sends '
+                    'its whole body before reading the answer (most HTTP '
+                    'libraries) then gets the 413 instead of a reset '
+                    'connection. A request declaring more than this gets '
+                    'its 413 at once, unread. The connection is closed '
+                    'after either 413.'),
+    cfg.FloatOpt('discard_body_timeout', default=5.0, min=0,
+                 help='Longest time, in seconds, spent reading and throwing '
+                      'away the body of a request refused with 413; a '
+                      'client slower than that is answered and '
+                      'disconnected without the rest.'),
+    cfg.FloatOpt('client_body_timeout', default=30.0, min=0,
+                 help='Longest time, in seconds, the whole body of one '
+                      'request may take to arrive (a deadline, not a '
+                      'per-read timeout: a body trickled a byte at a time '
+                      'cannot extend it). Past it the request gets 408 and '
+                      'its connection is closed. 0 means no limit. Under '
+                      'nova-aggregates-api a read that stalls is cut at the '
+                      'deadline; under another WSGI server the deadline is '
+                      'checked between reads only.'),
+    cfg.FloatOpt('client_socket_timeout', default=30.0, min=0,
+                 help='nova-aggregates-api only: longest time, in seconds, a '
+                      'request thread waits for a client, as a deadline for '
+                      'the request line and headers (counted from when a '
+                      'thread takes the connection; a client that trickles '
+                      'them is disconnected) and as the timeout of each '
+                      'send of a response to a client that does not read '
+                      'it. Idle keep-alive connections hold no thread and '
+                      'are closed after 5 seconds. 0 means no limit.'),
     cfg.IntOpt('max_aggregate_metadata_items', default=128, min=1,
                help='Largest number of metadata keys one aggregate may '
                     'hold.'),

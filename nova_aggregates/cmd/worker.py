@@ -1,0 +1,365 @@
+"""The gunicorn worker of nova-aggregates-api: gthread, hardened against slow
+clients, and quick to stop.
+
+``ThreadWorker`` is gunicorn's threaded worker with these changes:
+
+* **Read deadlines.**  A request thread reading the request line and
+  headers gets ``[api] client_socket_timeout`` for all of it, and
+  ``BodySizeLimit`` (nova_aggregates.api.middleware) gives the body ``[api]
+  client_body_timeout``.  One watchdog thread per worker process
+  (``ReadDeadlines``) cuts a read still blocked at its deadline (the read
+  side of the socket is shut down, so the blocked ``recv`` returns end of
+  file): a client trickling its headers or body a byte at a time cannot
+  hold a thread for longer.  No thread or timer per request; arming and
+  disarming a deadline is a dictionary update under a lock.
+* **Send timeout.**  Each send of a response waits at most ``[api]
+  client_socket_timeout`` for a client that does not read
+  (``SO_SNDTIMEO``, set once per connection).
+* **Closing.**  A connection that is not kept alive is closed from its
+  request thread, lingering: writing is shut down (the client sees the
+  end of the response), what the client still sends is read and dropped
+  (within ``LINGER_SECONDS`` and ``LINGER_BYTES``, until it closes or
+  pauses for ``LINGER_IDLE``), then it is closed.  A
+  client that reads only after sending (a refused upload) thus gets the
+  response instead of a reset; and gunicorn's own graceful close, which
+  runs on the worker's main loop, finds nothing left to wait for.
+  ``BodySizeLimit`` asks for such a close (``ENV_CLOSE_CONNECTION``) after
+  a refused body; this worker turns that into ``Connection: close``.
+* **Stopping.**  SIGTERM, SIGINT and SIGQUIT all stop the worker the same
+  way: no new connections, idle kept-alive connections closed within
+  ``STOP_KEEPALIVE_LINGER`` (a request already arriving on one is still
+  answered), reads that wait for a client cut within ``STOP_READ_GRACE``,
+  requests being processed finish.  Stock gunicorn exits from the signal
+  handler on SIGINT and then waits, forever, for any request thread
+  blocked on a silent client, until the master SIGKILLs it after
+  ``graceful_timeout`` ("Perhaps out of memory?").  If requests are still
+  running one second before ``graceful_timeout``, this worker says so in
+  the log and exits by itself.
+
+The application served, ``nova_aggregates.wsgi:application``, does not
+need this worker: under any other WSGI server ``BodySizeLimit`` still reads,
+discards and answers as documented, but checks its deadline between reads
+only (a stalled read lasts as long as that server lets it), and that
+server decides about closing connections and slow headers.
+
+Written against gunicorn 27 (tested with 27.0.1; nova_aggregates.cmd.api
+needs a recent gunicorn anyway).  It relies on these gthread internals, to
+check on an upgrade: ``handle(conn)`` returning ``False`` for a connection
+to close, ``handle_request(req, conn)``, ``_cap_keepalive(deadline)`` and
+``pending_conns`` on stopping, and the ``Response`` (``force_close()``)
+behind the ``start_response`` the application gets.  Where one is missing,
+that part falls back to gunicorn's own behaviour.
+"""
+
+import math
+import os
+import select
+import socket
+import ssl
+import struct
+import threading
+import time
+
+from gunicorn.workers import gthread
+
+from nova_aggregates.api import middleware
+from nova_aggregates import conf as na_conf
+
+#: Once the worker stops, idle kept-alive connections stay open this long
+#: (seconds) for a request that a client may already be sending.
+STOP_KEEPALIVE_LINGER = 0.5
+#: Once the worker stops, reads still waiting for a client are cut after this
+#: long (seconds) at the latest: a request being sent at a normal pace gets
+#: through, a stalled one does not hold the exit.
+STOP_READ_GRACE = 1.0
+#: Lingering close: what the client still sends is read and dropped, for
+#: at most LINGER_SECONDS and LINGER_BYTES in all, and until it has sent
+#: nothing for LINGER_IDLE seconds (or closed), before the socket is closed.
+LINGER_SECONDS = 2.0
+LINGER_IDLE = 0.5
+LINGER_BYTES = 512 * 1024
+
+
+def _cut(sock):
+    """Make a blocked and any later ``recv`` on ``sock`` return end of file;
+    sending still works (for a 408, then the close)."""
+    try:
+        # The plain socket's shutdown: on a TLS socket, SSLSocket.shutdown
+        # would also drop the TLS state needed to send the answer.
+        socket.socket.shutdown(sock, socket.SHUT_RD)
+    except OSError:
+        pass
+
+
+class ReadDeadlines:
+    """Deadlines for reads from client sockets, and the one watchdog thread
+    (per process) that cuts a read still blocked at its deadline.
+
+    ``arm(sock, deadline)`` / ``disarm(sock)`` are called by the request
+    thread that owns the connection; ``deadline`` is a ``time.monotonic()``
+    value.  A socket is cut only while armed: after ``disarm`` returns, the
+    watchdog leaves it alone.  ``was_cut(sock)`` tells a short read that was
+    cut from one where the client stopped.  ``stop()`` may be called from a
+    signal handler.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        # fileno -> (deadline, socket)
+        self._armed = {}
+        # Filenos cut since they were last armed.
+        self._cut = set()
+        # When the watchdog wakes up next (inf: only when woken).
+        self._next = math.inf
+        # Once stopping: no deadline later than this.
+        self._cap = None
+        # (grace, exit_after, on_overdue) from stop(), for the watchdog.
+        self._stop_request = None
+        self._exit_at = None
+        self._on_overdue = None
+        self._wake_r = self._wake_w = None
+        self._thread = None
+
+    def start(self):
+        """In the process that serves (after the fork)."""
+        if self._thread is None:
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_r, False)
+            os.set_blocking(self._wake_w, False)
+            self._thread = threading.Thread(
+                target=self._watch, name='read-deadlines', daemon=True)
+            self._thread.start()
+
+    def _wake(self):
+        try:
+            os.write(self._wake_w, b'.')
+        except (OSError, TypeError):
+            # Full (it is awake anyway), or not started.
+            pass
+
+    def arm(self, sock, deadline):
+        fileno = sock.fileno()
+        with self._lock:
+            if self._cap is not None and deadline > self._cap:
+                deadline = self._cap
+            self._armed[fileno] = (deadline, sock)
+            self._cut.discard(fileno)
+            if deadline < self._next:
+                # Rare: the first deadline after an idle spell.
+                self._next = deadline
+                self._wake()
+
+    def disarm(self, sock):
+        fileno = sock.fileno()
+        # Only the thread serving a connection arms its socket: no entry
+        # can appear behind this check.  An entry left behind by a socket
+        # closed while armed is dropped by the watchdog at its deadline (it
+        # holds the socket object, so it never cuts another connection).
+        if fileno in self._armed:
+            with self._lock:
+                entry = self._armed.get(fileno)
+                if entry is not None and entry[1] is sock:
+                    del self._armed[fileno]
+
+    def was_cut(self, sock):
+        """Whether reads on ``sock`` were cut since it was last armed (at
+        its deadline, or earlier because the worker stops)."""
+        return sock.fileno() in self._cut
+
+    def stop(self, grace, exit_after=None, on_overdue=None):
+        """No read waits more than ``grace`` seconds from now; after
+        ``exit_after`` seconds, the watchdog calls ``on_overdue``.
+
+        For signal handlers: takes no lock (a second signal may interrupt
+        the first handler), the watchdog does the rest."""
+        now = time.monotonic()
+        if self._stop_request is None:
+            self._stop_request = (
+                now + grace, None if exit_after is None else now + exit_after,
+                on_overdue)
+            self._wake()
+
+    def _apply_stop(self):
+        cap, exit_at, on_overdue = self._stop_request
+        if self._cap is None:
+            self._cap = cap
+            for fileno, (deadline, sock) in list(self._armed.items()):
+                if deadline > cap:
+                    self._armed[fileno] = (cap, sock)
+            self._exit_at = exit_at
+            self._on_overdue = on_overdue
+
+    def _watch(self):
+        while True:
+            overdue = None
+            with self._lock:
+                if self._stop_request is not None:
+                    self._apply_stop()
+                now = time.monotonic()
+                soonest = math.inf
+                for fileno, (deadline, sock) in list(self._armed.items()):
+                    if deadline <= now:
+                        del self._armed[fileno]
+                        self._cut.add(fileno)
+                        _cut(sock)
+                    elif deadline < soonest:
+                        soonest = deadline
+                if self._exit_at is not None:
+                    if self._exit_at <= now:
+                        overdue, self._on_overdue = self._on_overdue, None
+                        self._exit_at = None
+                    else:
+                        soonest = min(soonest, self._exit_at)
+                self._next = soonest
+            if overdue is not None:
+                overdue()
+            # A little past the deadline, so that it has passed on waking.
+            select.select([self._wake_r], [], [],
+                          None if soonest == math.inf
+                          else soonest - now + 0.005)
+            try:
+                while os.read(self._wake_r, 256):
+                    pass
+            except BlockingIOError:
+                pass
+
+
+def _timeval(seconds):
+    whole = int(seconds)
+    return struct.pack('ll', whole, int((seconds - whole) * 1e6))
+
+
+class ThreadWorker(gthread.ThreadWorker):
+    """gunicorn's gthread worker with read deadlines, a send timeout, a
+    lingering close off the main loop, and a quick stop; see the module."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deadlines = ReadDeadlines()
+        self.header_timeout = None
+        self.send_timeout = None
+
+    def init_process(self):
+        self.deadlines.start()
+        super().init_process()
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        # Read here: under a plain ``gunicorn -k`` the configuration is
+        # parsed by loading the application.
+        timeout = na_conf.CONF.api.client_socket_timeout
+        self.header_timeout = self.send_timeout = timeout or None
+        self.wsgi = self._wrap(self.wsgi)
+
+    def _wrap(self, application):
+        deadlines = self.deadlines
+        worker = self
+
+        def serve(environ, start_response):
+            environ[middleware.ENV_READ_DEADLINES] = deadlines
+            result = application(environ, start_response)
+            # Asked for, or stopping since the request came in.
+            if middleware.ENV_CLOSE_CONNECTION in environ or \
+                    not worker.alive:
+                # gunicorn hands the application its Response's own
+                # start_response; the headers are sent on the first write,
+                # after this returns, so they will say "Connection: close".
+                response = getattr(start_response, '__self__', None)
+                force_close = getattr(response, 'force_close', None)
+                if force_close is not None:
+                    force_close()
+            return result
+        return serve
+
+    # -- a connection, in a request thread ---------------------------------
+
+    def handle(self, conn):
+        sock = conn.sock
+        if self.send_timeout and not getattr(conn, 'na_prepared', False):
+            conn.na_prepared = True
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                                _timeval(self.send_timeout))
+            except (OSError, struct.error):
+                pass
+        # Armed even without a timeout: stopping cuts it then.  (The socket
+        # as armed: init() may wrap it for TLS.)
+        conn.na_armed = sock
+        self.deadlines.arm(sock, time.monotonic() + self.header_timeout
+                           if self.header_timeout else math.inf)
+        try:
+            result = super().handle(conn)
+        finally:
+            self.deadlines.disarm(sock)
+        if result is False:
+            self._close_lingering(conn.sock)
+        return result
+
+    def handle_request(self, req, conn):
+        # The request line and headers are in; the body has a deadline of
+        # its own (BodySizeLimit), the application's work none.
+        self.deadlines.disarm(getattr(conn, 'na_armed', conn.sock))
+        return super().handle_request(req, conn)
+
+    @staticmethod
+    def _close_lingering(sock):
+        """Shut writing down, read and drop what the client still sends for
+        a moment, then leave the socket to gunicorn to close: cut, so that
+        its close does not wait again, on the main loop."""
+        if isinstance(sock, ssl.SSLSocket) or sock.fileno() < 0:
+            return
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            # Not connected any more.
+            return
+        deadline = time.monotonic() + LINGER_SECONDS
+        left = LINGER_BYTES
+        try:
+            while left > 0:
+                remaining = min(deadline - time.monotonic(), LINGER_IDLE)
+                if remaining <= 0:
+                    break
+                sock.settimeout(remaining)
+                data = sock.recv(min(left, 65536))
+                if not data:
+                    break
+                left -= len(data)
+        except OSError:
+            pass
+        finally:
+            _cut(sock)
+
+    # -- stopping ----------------------------------------------------------
+
+    def handle_exit(self, sig, frame):
+        """SIGTERM (and SIGINT, SIGQUIT)."""
+        if self.alive:
+            graceful = self.cfg.graceful_timeout
+            self.deadlines.stop(STOP_READ_GRACE,
+                                exit_after=max(0.5, graceful - 1.0),
+                                on_overdue=self._overdue)
+        super().handle_exit(sig, frame)
+
+    def handle_quit(self, sig, frame):
+        """SIGINT (Ctrl-C), SIGQUIT: as SIGTERM.  Not gunicorn's exit from
+        the signal handler, after which the process waits for every
+        request thread, those blocked on a silent client too."""
+        self.handle_exit(sig, frame)
+
+    def _overdue(self):
+        """From the watchdog, when requests still run just before the master
+        would SIGKILL this worker."""
+        self.log.warning(
+            'Worker (pid: %s) stopping: requests still running close to '
+            'graceful_timeout (%ss) after the stop signal; exiting without '
+            'them.', self.pid, self.cfg.graceful_timeout)
+        os._exit(0)
+
+    def _cap_keepalive(self, deadline):
+        """gunicorn 27+, on stopping: idle connections close soon."""
+        deadline = min(deadline, time.monotonic() + STOP_KEEPALIVE_LINGER)
+        for conn in getattr(self, 'pending_conns', ()):
+            # Connected, nothing sent yet: as idle as a kept-alive one.
+            conn.timeout = min(conn.timeout, deadline)
+        super()._cap_keepalive(deadline)
