@@ -19,6 +19,7 @@ from benchmarks import stats
 from benchmarks.server import REPO
 from benchmarks.transport import WSGITransport
 from benchmarks import workload as wl
+from tests.support.sql import StatementCounter
 
 PASTE_CONFIG = os.path.join(REPO, 'etc', 'api-paste.ini')
 
@@ -44,30 +45,6 @@ def _configure_once(tmpdir):
     # oslo.log sends uncaught exceptions to the log file; keep them here.
     sys.excepthook = hook
     _configured['done'] = True
-
-
-class StatementCounter:
-    """Context manager: SQL statements run on ``engine`` inside it."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.statements = []
-
-    def _count(self, conn, cursor, statement, *args):
-        self.statements.append(statement)
-
-    def __enter__(self):
-        import sqlalchemy as sa
-        sa.event.listen(self.engine, 'before_cursor_execute', self._count)
-        return self
-
-    def __exit__(self, *exc):
-        import sqlalchemy as sa
-        sa.event.remove(self.engine, 'before_cursor_execute', self._count)
-
-    @property
-    def count(self):
-        return len(self.statements)
 
 
 class InProcessApp:
