@@ -128,7 +128,7 @@ class ExtensionsController:
         ext = self.ext_mgr.extensions.get(alias)
         if ext is None:
             raise faults.APIError(404, 'Extension %s could not be found.'
-                                  % wsgi._printable(alias))
+                                  % wsgi.printable_for_message(alias))
         if req.wants_xml:
             root = self._xml_extension(ext)
             root.set('xmlns:atom', ATOM_NAMESPACE)

@@ -53,7 +53,7 @@ def parse(headers):
     if not match:
         raise faults.APIError(
             400, 'API version string %s is not valid; use the form X.Y or '
-                 '"latest".' % wsgi._printable(text))
+                 '"latest".' % wsgi.printable_for_message(text))
     version = (int(match.group(1)), int(match.group(2)))
     if not MIN_VERSION <= version <= MAX_VERSION:
         raise faults.APIError(

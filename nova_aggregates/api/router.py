@@ -106,7 +106,8 @@ class APIRouter:
             if self.application is not None:
                 return req.get_response(self.application)
             return faults.fault_response(404, 'Unknown URL %s.' %
-                                         wsgi._printable(req.path_info),
+                                         wsgi.printable_for_message(
+                                             req.path_info),
                                          self.surface == LEGACY and
                                          wsgi.wants_xml(req))
         fmt = match.pop('format', None)
@@ -157,7 +158,8 @@ class APIRouter:
         if action is None:
             raise faults.APIError(
                 405, 'Method %s is not allowed on %s.' % (
-                    req.method, wsgi._printable(req.path_info)),
+                    req.method,
+                    wsgi.printable_for_message(req.path_info)),
                 headers={'Allow': ', '.join(sorted(methods))})
         req.context = req.environ.get(wsgi.ENVIRON_CONTEXT)
         if req.context is None:

@@ -21,7 +21,7 @@ def _validator(schema, format_checker):
 
 
 def _shown(value):
-    text = wsgi._printable(repr(value))
+    text = wsgi.printable_for_message(repr(value))
     return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + '...'
 
 
@@ -46,7 +46,8 @@ def validate(schema, body, format_checker=None):
     else:
         reason = _short_message(error)
     raise faults.APIError(400, 'Invalid input for field/attribute %s. %s'
-                          % (wsgi._printable(path)[:_MAX_SHOWN], reason))
+                          % (wsgi.printable_for_message(path)[:_MAX_SHOWN],
+                             reason))
 
 
 def _matches_pattern(key, schema):
@@ -71,4 +72,4 @@ def _short_message(error):
              'pattern': 'does not match',
              'maxProperties': 'has more properties than'}[error.validator],
             _shown(error.validator_value))
-    return wsgi._printable(error.message)[:_MAX_SHOWN]
+    return wsgi.printable_for_message(error.message)[:_MAX_SHOWN]

@@ -213,7 +213,8 @@ def parse_body(req, xml_allowed):
         return _check_depth(_parse_xml(raw))
     if content_type not in JSON_TYPES:
         raise BodyError(415, 'Unsupported Content-Type %s; send '
-                             'application/json.' % _printable(content_type))
+                             'application/json.'
+                        % printable_for_message(content_type))
     if not raw.strip():
         raise BodyError(400, 'The request body is empty.')
     try:
@@ -228,6 +229,8 @@ def parse_body(req, xml_allowed):
         raise BodyError(400, 'Malformed request body: %s' % exc)
 
 
-def _printable(text):
+def printable_for_message(text):
+    """``text`` made safe to quote in an error message: control characters
+    become ``?`` and it is cut at 100 characters."""
     return ''.join(c if unicodedata.category(c)[0] != 'C' else '?'
                    for c in text)[:100]

@@ -16,7 +16,8 @@ _UNPRINTABLE_CATEGORIES = frozenset(('Cc', 'Cf', 'Cs', 'Co', 'Cn', 'Zl', 'Zp'))
 format_checker = jsonschema.FormatChecker(formats=())
 
 
-def _printable(text):
+def is_printable(text):
+    """True when no character of ``text`` is unprintable."""
     return all(unicodedata.category(c) not in _UNPRINTABLE_CATEGORIES
                for c in text)
 
@@ -25,7 +26,7 @@ def _printable(text):
 def _check_name(value):
     if not isinstance(value, str):
         return True
-    if not _printable(value):
+    if not is_printable(value):
         raise ValueError('contains unprintable characters')
     if value.strip() != value:
         raise ValueError('has leading or trailing whitespace')
@@ -44,7 +45,7 @@ def _check_zone(value):
 
 @format_checker.checks('printable', raises=ValueError)
 def _check_printable(value):
-    if isinstance(value, str) and not _printable(value):
+    if isinstance(value, str) and not is_printable(value):
         raise ValueError('contains unprintable characters')
     return True
 
