@@ -22,6 +22,7 @@ from nova_aggregates.api import faults
 from nova_aggregates.api import wsgi
 from nova_aggregates import conf as na_conf
 from nova_aggregates import exception
+from nova_aggregates.policies import hosts as host_rules
 from nova_aggregates import policy
 
 LOG = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class ExtensionsController:
         self.ext_mgr = ext_mgr
 
     def index(self, req):
-        policy.authorize(req.context, 'os_compute_api:extensions')
+        policy.authorize(req.context, host_rules.EXTENSIONS)
         exts = list(self.ext_mgr.extensions.values())
         if req.wants_xml:
             root = ElementTree.Element('extensions',
@@ -124,7 +125,7 @@ class ExtensionsController:
         return {'extensions': [ext.to_dict() for ext in exts]}
 
     def show(self, req, alias):
-        policy.authorize(req.context, 'os_compute_api:extensions')
+        policy.authorize(req.context, host_rules.EXTENSIONS)
         ext = self.ext_mgr.extensions.get(alias)
         if ext is None:
             raise faults.APIError(404, 'Extension %s could not be found.'

@@ -1,6 +1,8 @@
 """Validate request bodies against JSON schemas, with messages that say
 which field was wrong and why."""
 
+import re
+
 import jsonschema
 
 from nova_aggregates.api import faults
@@ -8,6 +10,10 @@ from nova_aggregates.api import wsgi
 
 _MAX_SHOWN = 200
 _validators = {}
+# No schema of ours uses maxProperties (the metadata item limit is the
+# manager's rule, TooManyMetadataItems).
+_VERBS = {'maxLength': 'is longer than', 'minLength': 'is shorter than',
+          'type': 'is not of type', 'pattern': 'does not match'}
 
 
 def _validator(schema, format_checker):
@@ -21,8 +27,8 @@ def _validator(schema, format_checker):
 
 
 def _shown(value):
-    text = wsgi.printable_for_message(repr(value))
-    return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + '...'
+    # printable_for_message already cuts the text short.
+    return wsgi.printable_for_message(repr(value))
 
 
 def validate(schema, body, format_checker=None):
@@ -40,18 +46,13 @@ def validate(schema, body, format_checker=None):
     elif error.validator == 'format':
         reason = '%s %s' % (_shown(error.instance),
                             error.cause if error.cause else 'is not valid')
-    elif error.validator in ('maxLength', 'minLength', 'type', 'pattern',
-                             'required', 'anyOf'):
-        reason = _short_message(error)
     else:
         reason = _short_message(error)
     raise faults.APIError(400, 'Invalid input for field/attribute %s. %s'
-                          % (wsgi.printable_for_message(path)[:_MAX_SHOWN],
-                             reason))
+                          % (wsgi.printable_for_message(path), reason))
 
 
 def _matches_pattern(key, schema):
-    import re
     return any(re.search(p, key) for p in schema.get('patternProperties', {}))
 
 
@@ -62,14 +63,8 @@ def _short_message(error):
     if error.validator == 'anyOf' and error.schema_path and \
             'aggregate' in error.absolute_path:
         return 'At least one of name and availability_zone is required.'
-    if error.validator in ('maxLength', 'minLength', 'type', 'pattern',
-                           'maxProperties'):
-        return 'Value %s: %s %s.' % (
-            _shown(error.instance),
-            {'maxLength': 'is longer than',
-             'minLength': 'is shorter than',
-             'type': 'is not of type',
-             'pattern': 'does not match',
-             'maxProperties': 'has more properties than'}[error.validator],
-            _shown(error.validator_value))
-    return wsgi.printable_for_message(error.message)[:_MAX_SHOWN]
+    if error.validator in _VERBS:
+        return 'Value %s: %s %s.' % (_shown(error.instance),
+                                     _VERBS[error.validator],
+                                     _shown(error.validator_value))
+    return wsgi.printable_for_message(error.message)
