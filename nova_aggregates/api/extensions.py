@@ -16,7 +16,6 @@ import json
 import logging
 from xml.etree import ElementTree
 
-import webob
 
 from nova_aggregates.api import faults
 from nova_aggregates.api import wsgi
@@ -146,9 +145,8 @@ class ExtensionsController:
 
 
 def _xml_response(root):
-    return webob.Response(
-        body=wsgi.xml_element_document(root, COMMON_NAMESPACE),
-        content_type='application/xml', charset='UTF-8')
+    return wsgi.xml_response(wsgi.xml_element_document(root,
+                                                       COMMON_NAMESPACE))
 
 
 def merge_extension_listing(response, ext_mgr):

@@ -1,9 +1,13 @@
 """Faults: the one place where errors become HTTP responses.
 
-``STATUS_BY_CATEGORY`` maps the typed exceptions of
-``nova_aggregates.exception`` to status codes; ``FAULT_NAMES`` names the
-fault body of each status as the compute API does.  ``FaultWrapper`` is the
-last line: anything unexpected becomes a 500 computeFault without details.
+``fault_for_exception`` is the one mapping of an exception to its fault:
+``APIError`` and ``wsgi.BodyError`` carry their own status, the typed
+exceptions of ``nova_aggregates.exception`` get theirs from
+``STATUS_BY_CATEGORY``, a database outage is a 503 and anything else a 500
+computeFault without details.  ``FAULT_NAMES`` names the fault body of each
+status as the compute API does.  The layers that catch (``FaultWrapper``,
+the last line of the pipeline, and the router for its own resources) all
+answer through it.
 """
 
 import logging
@@ -55,13 +59,16 @@ def status_for(exc):
     return None
 
 
+#: The exceptions a resource raises on purpose: the router answers these
+#: itself; anything else goes on to the FaultWrapper.
+API_FAULTS = (APIError, wsgi.BodyError, exception.AggregatesException)
+
+
 def fault_response(status, message, xml=False, headers=None):
     name = FAULT_NAMES.get(status, 'computeFault')
     if xml:
-        body = wsgi.xml_fault(name, status, message, XML_NAMESPACE)
-        response = webob.Response(body=body, status=status,
-                                  content_type='application/xml',
-                                  charset='UTF-8')
+        response = wsgi.xml_response(
+            wsgi.xml_fault(name, status, message, XML_NAMESPACE), status)
     else:
         response = wsgi.json_response(
             {name: {'code': status, 'message': message}}, status)
@@ -70,15 +77,22 @@ def fault_response(status, message, xml=False, headers=None):
     return response
 
 
-def response_for_exception(exc, xml=False):
-    """The fault for an exception, or None if it is not ours to answer."""
-    if isinstance(exc, APIError):
-        return fault_response(exc.status, exc.message, xml, exc.headers)
-    if isinstance(exc, exception.AggregatesException):
-        status = status_for(exc)
-        if status is not None:
-            return fault_response(status, str(exc), xml)
-    return None
+def fault_for_exception(exc, req, xml=False):
+    """The fault response for ``exc``, raised while answering ``req``."""
+    if isinstance(exc, (APIError, wsgi.BodyError)):
+        return fault_response(exc.status, exc.message, xml,
+                              getattr(exc, 'headers', None))
+    status = status_for(exc)
+    if status is not None:
+        return fault_response(status, str(exc), xml)
+    if _is_db_unavailable(exc):
+        LOG.warning('Database unavailable: %s', exc)
+        return fault_response(
+            503, 'The database is unavailable; try again shortly.', xml)
+    LOG.exception('Unexpected error on %s %s', req.method, req.path)
+    return fault_response(
+        500, 'The server has either erred or is incapable of '
+             'performing the requested operation.', xml)
 
 
 class FaultWrapper:
@@ -92,22 +106,8 @@ class FaultWrapper:
             return self.application(environ, start_response)
         except Exception as exc:  # noqa: B902 - the safety net
             req = webob.Request(environ)
-            return self._fault(req, exc)(environ, start_response)
-
-    @staticmethod
-    def _fault(req, exc):
-        xml = wsgi.wants_xml(req)
-        response = response_for_exception(exc, xml)
-        if response is not None:
-            return response
-        if _is_db_unavailable(exc):
-            LOG.warning('Database unavailable: %s', exc)
-            return fault_response(
-                503, 'The database is unavailable; try again shortly.', xml)
-        LOG.exception('Unexpected error on %s %s', req.method, req.path)
-        return fault_response(
-            500, 'The server has either erred or is incapable of '
-                 'performing the requested operation.', xml)
+            response = fault_for_exception(exc, req, wsgi.wants_xml(req))
+            return response(environ, start_response)
 
 
 def _is_db_unavailable(exc):

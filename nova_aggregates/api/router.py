@@ -124,10 +124,8 @@ class APIRouter:
                 version = microversion.parse(req.headers)
                 req.environ[wsgi.ENVIRON_VERSION] = version
             response = self._dispatch(req, match)
-        except Exception as exc:  # noqa: B902 - faults for our resources
-            response = faults.response_for_exception(exc, req.wants_xml)
-            if response is None:
-                raise
+        except faults.API_FAULTS as exc:
+            response = faults.fault_for_exception(exc, req, req.wants_xml)
         # A request whose version header was refused carries the fault's
         # own headers (the version asked for, or none).
         if version is not None:
@@ -178,13 +176,9 @@ class APIRouter:
                 # Not ours: perhaps the application's own extension.
                 return req.get_response(self.application)
         if req.method in ('POST', 'PUT'):
-            try:
-                match['body'] = wsgi.parse_body(
-                    req, xml_allowed=self.surface == LEGACY)
-            except wsgi.BodyError as exc:
-                raise faults.APIError(exc.status, exc.message)
-        result = getattr(controller, action)(req, **match)
-        return self._render(req, result)
+            match['body'] = wsgi.parse_body(
+                req, xml_allowed=self.surface == LEGACY)
+        return wsgi.render(req, getattr(controller, action)(req, **match))
 
     def _merged_listing(self, req):
         downstream = req.get_response(self.application)
@@ -192,20 +186,7 @@ class APIRouter:
                 downstream.content_type == 'application/json':
             return extensions.merge_extension_listing(downstream,
                                                       self.ext_mgr)
-        return self._render(req, self.extensions_controller.index(req))
-
-    @staticmethod
-    def _render(req, result):
-        if result is None:
-            return wsgi.empty_response()
-        if isinstance(result, webob.Response):
-            return result
-        if req.wants_xml:
-            (root_name, body), = result.items()
-            return webob.Response(body=wsgi.xml_document(root_name, body),
-                                  content_type='application/xml',
-                                  charset='UTF-8')
-        return wsgi.json_response(result)
+        return wsgi.render(req, self.extensions_controller.index(req))
 
 
 def app_factory(global_conf, **local_conf):

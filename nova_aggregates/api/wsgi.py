@@ -40,6 +40,25 @@ def empty_response(status=200):
     return response
 
 
+def xml_response(body, status=200):
+    return webob.Response(body=body, status=status,
+                          content_type='application/xml', charset='UTF-8')
+
+
+def render(req, result):
+    """The response for what a handler returned: ``None`` is an empty 200,
+    a response goes out as it is, data is JSON, or the 2012 XML when
+    ``req.wants_xml``."""
+    if result is None:
+        return empty_response()
+    if isinstance(result, webob.Response):
+        return result
+    if req.wants_xml:
+        (root_name, body), = result.items()
+        return xml_response(xml_document(root_name, body))
+    return json_response(result)
+
+
 def wants_xml(req):
     """XML only where the 2012 surface is served and the client asks: a
     ``.xml`` suffix, or an Accept header that names XML and not JSON."""
