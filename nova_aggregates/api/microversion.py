@@ -7,6 +7,7 @@ response of the surface, faults included, names the version it used.
 
 import re
 
+import webob
 import webob.headers
 
 from nova_aggregates.api import faults
@@ -65,6 +66,21 @@ def parse(headers):
     return version
 
 
+def negotiate(environ):
+    """Pick the version of a v2.1 request, once per pipeline.
+
+    Returns the version when this call picked it (the caller echoes it on
+    the response), ``None`` when a layer outside already had (that layer
+    echoes it).  Raises ``faults.APIError`` for a refused header, as
+    ``parse``.
+    """
+    if wsgi.ENVIRON_VERSION in environ:
+        return None
+    version = parse(webob.headers.EnvironHeaders(environ))
+    environ[wsgi.ENVIRON_VERSION] = version
+    return version
+
+
 def echo_headers(version):
     text = to_string(version)
     return [('OpenStack-API-Version', 'compute ' + text),
@@ -88,12 +104,12 @@ class MicroversionMiddleware:
 
     def __call__(self, environ, start_response):
         try:
-            version = parse(webob.headers.EnvironHeaders(environ))
+            version = negotiate(environ)
         except faults.APIError as exc:
-            response = faults.fault_response(exc.status, exc.message,
-                                             headers=exc.headers)
+            response = faults.fault_for_exception(exc, webob.Request(environ))
             return response(environ, start_response)
-        environ[wsgi.ENVIRON_VERSION] = version
+        if version is None:
+            return self.application(environ, start_response)
         headers = echo_headers(version)
 
         def _start_response(status, response_headers, exc_info=None):

@@ -114,15 +114,12 @@ class APIRouter:
         req.wants_xml = self._wants_xml(req, fmt)
         # The filters outside (fault wrapper) answer in the same format.
         req.environ[wsgi.ENVIRON_FORMAT] = 'xml' if req.wants_xml else 'json'
-        # In another application's pipeline no microversion filter may have
-        # run: our v2.1 resources then negotiate the version themselves.
-        negotiate = self.surface == V21 and \
-            wsgi.ENVIRON_VERSION not in req.environ
         version = None
         try:
-            if negotiate:
-                version = microversion.parse(req.headers)
-                req.environ[wsgi.ENVIRON_VERSION] = version
+            # In another application's pipeline no microversion filter may
+            # have run: our v2.1 resources then negotiate it themselves.
+            if self.surface == V21:
+                version = microversion.negotiate(req.environ)
             response = self._dispatch(req, match)
         except faults.API_FAULTS as exc:
             response = faults.fault_for_exception(exc, req, req.wants_xml)
