@@ -1,135 +1,64 @@
 """Real processes for the multi-process tests: the API server as an
 operator runs it (``nova-aggregates-api --config-file F``, gunicorn with
 ``[api] workers``), and a private PostgreSQL server that a test may stop,
-restart and crash without disturbing the tests running beside it."""
+restart and crash without disturbing the tests running beside it.
 
+The process plumbing is tests/support's; what is here is what these
+tests add to it (workers, which pid served what, a burst of requests)."""
+
+import functools
 import glob
-import http.client
-import json
 import os
 import pwd
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 
 import fixtures
+import testtools.content
 
-BIN = os.path.dirname(sys.executable)
-ADMIN = 'admin:admin'
+from tests.support import concurrency
+from tests.support import http
+from tests.support import process
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class Response:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def json(self):
-        return json.loads(self.body) if self.body else None
-
-    def fault(self):
-        """``(name, code, message)`` of a JSON fault body."""
-        body = self.json()
-        (name, inner), = body.items()
-        return name, inner['code'], inner['message']
-
-    def __repr__(self):
-        return '<%d %r>' % (self.status, self.body[:300])
+ADMIN = http.ADMIN
+Response = http.Response
+free_port = process.free_port
+http_request = http.request
 
 
-def http_request(port, method, path, body=None, token=ADMIN, headers=None,
-                 timeout=30):
-    """One request on a new connection; never raises for an HTTP status."""
-    all_headers = {}
-    if token is not None:
-        all_headers['X-Auth-Token'] = token
-    if body is not None and not isinstance(body, bytes):
-        body = json.dumps(body).encode()
-        all_headers['Content-Type'] = 'application/json'
-    all_headers.update(headers or {})
-    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=all_headers)
-        response = conn.getresponse()
-        return Response(response.status, dict(response.getheaders()),
-                        response.read())
-    finally:
-        conn.close()
+class APIServer(process.APIServerFixture):
+    """``nova-aggregates-api`` on a free port of 127.0.0.1, on an existing
+    (migrated) database, ``workers`` gunicorn workers, fake driver.
 
-
-class APIServer(fixtures.Fixture):
-    """``nova-aggregates-api`` on a free port of 127.0.0.1.
-
-    ``sections``: ``{section: {option: value}}`` for its config file (the
-    database must already be migrated).  Started in its own process group;
-    ``kill()`` SIGKILLs the master and its workers at once, ``start()``
-    starts it again on the same port and configuration.  Stopped on
-    cleanup whatever happened.
+    ``sections``: ``{section: {option: value}}`` added to its config file.
+    Started in its own process group; ``kill()`` SIGKILLs the master and
+    its workers at once, ``start()`` starts it again on the same port and
+    configuration.  Stopped on cleanup whatever happened.
     """
 
     def __init__(self, connection, workers=2, sections=None, name='api'):
-        super().__init__()
+        super().__init__(sections=sections, name=name)
         self.connection = connection
         self.workers = workers
-        self.sections = sections or {}
-        self.name = name
-        self.proc = None
 
-    def _setUp(self):
-        self.dir = self.useFixture(fixtures.TempDir()).path
-        self.port = free_port()
-        sections = {
+    def base_sections(self):
+        return process.merge_sections(super().base_sections(), {
             'DEFAULT': {'compute_driver': 'fake'},
             'database': {'connection': self.connection,
                          # Start-up waits at most ~5 s for the database.
                          'max_retries': 5, 'retry_interval': 1},
-            'api': {'bind_host': '127.0.0.1', 'bind_port': self.port,
-                    'workers': self.workers},
-        }
-        for section, values in self.sections.items():
-            sections.setdefault(section, {}).update(values)
-        self.config = os.path.join(self.dir, 'api.conf')
-        with open(self.config, 'w') as f:
-            for section, values in sections.items():
-                f.write('[%s]\n' % section)
-                for key, value in values.items():
-                    f.write('%s = %s\n' % (key, value))
-        self.log_path = os.path.join(self.dir, 'api.log')
-        self.addCleanup(self.stop)
-        self.start()
+            'api': {'workers': self.workers},
+        })
+
+    #: Any answer to GET / means the master is up.
+    ready_status = None
 
     def start(self, timeout=30):
-        log = open(self.log_path, 'a')
-        try:
-            self.proc = subprocess.Popen(
-                [os.path.join(BIN, 'nova-aggregates-api'), '--config-file',
-                 self.config], stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        finally:
-            log.close()
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                http_request(self.port, 'GET', '/', timeout=2)
-                break
-            except OSError:
-                if self.proc.poll() is not None or \
-                        time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError('%s did not start:\n%s' % (
-                        self.name, self.output()[-4000:]))
-                time.sleep(0.05)
+        self.server.start(timeout)
         self.wait_for_workers(deadline)
 
     def wait_for_workers(self, deadline):
@@ -137,8 +66,9 @@ class APIServer(fixtures.Fixture):
         paste pipeline's first line) so that load reaches all of them."""
         while len(self.worker_pids()) < self.workers:
             if time.monotonic() > deadline:
-                raise RuntimeError('%s: workers did not boot:\n%s' % (
-                    self.name, self.output()[-4000:]))
+                raise process.ServerStartError(
+                    '%s: workers did not boot:\n%s' % (
+                        self.name, self.output()[-4000:]))
             time.sleep(0.05)
 
     def worker_pids(self):
@@ -159,50 +89,6 @@ class APIServer(fixtures.Fixture):
                     path_part in line and fields[2].isdigit():
                 pids.add(int(fields[2]))
         return pids
-
-    def output(self):
-        try:
-            with open(self.log_path, errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        """SIGKILL the whole server (master and workers), no clean-up."""
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(10)
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            # Quick shutdown (SIGTERM would wait for idle workers).
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                pass
-        # Workers of a killed master, if any, go with the group.
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-        self.proc = None
-
-    def request(self, method, path, body=None, **kwargs):
-        return http_request(self.port, method, path, body, **kwargs)
 
 
 class PostgreSQLUnavailable(Exception):
@@ -293,24 +179,27 @@ def burst(calls, timeout=60):
     ``calls``: ``(server, method, path, body)`` tuples.  A transport
     error (connection refused or cut) is returned as the exception.
     """
-    import threading
+    return concurrency.at_once(
+        [functools.partial(server.request, method, path, body,
+                           timeout=timeout)
+         for server, method, path, body in calls], timeout)
 
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
 
-    def run(index, server, method, path, body):
-        try:
-            barrier.wait(timeout)
-            results[index] = server.request(method, path, body,
-                                            timeout=timeout)
-        except Exception as exc:  # noqa: B902 - reported to the test
-            results[index] = exc
+class BurstMixin:
+    """For test cases with ``self.nodes`` (APIServers): ``fire()``."""
 
-    threads = [threading.Thread(target=run, args=(i,) + tuple(call),
-                                daemon=True)
-               for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout + 5)
-    return results
+    def fire(self, requests):
+        """``(method, path, body)`` each, spread over the nodes in turn and
+        sent at once; none may fail in transport or answer 5xx."""
+        calls = [(self.nodes[i % len(self.nodes)],) + tuple(request)
+                 for i, request in enumerate(requests)]
+        results = burst(calls)
+        self.sent = getattr(self, 'sent', 0) + len(calls)
+        self.addDetail('requests', testtools.content.text_content(
+            '%d concurrent requests in bursts' % self.sent))
+        for request, result in zip(requests, results):
+            self.assertIsInstance(result, Response,
+                                  '%s -> %r' % (request, result))
+            self.assertLess(result.status, 500, '%s -> %r' % (request,
+                                                              result))
+        return results

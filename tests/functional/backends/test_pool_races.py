@@ -38,7 +38,7 @@ XENAPI = {'connection_username': 'root', 'connection_password': PASSWORD,
 POOL_CALLS = ('pool.join', 'pool.eject', 'pool.set_name_label')
 
 
-class PoolRaceTests(backends.ServiceDatabaseMixin):
+class PoolRaceTests(servers.BurstMixin, backends.ServiceDatabaseMixin):
 
     @classmethod
     def set_up_class(cls):
@@ -104,20 +104,6 @@ class PoolRaceTests(backends.ServiceDatabaseMixin):
 
     def action(self, aggregate_id, body):
         return ('POST', '/v2.1/os-aggregates/%d/action' % aggregate_id, body)
-
-    def fire(self, requests):
-        calls = [(self.nodes[i % NODES],) + tuple(request)
-                 for i, request in enumerate(requests)]
-        results = servers.burst(calls)
-        self.sent = getattr(self, 'sent', 0) + len(calls)
-        self.addDetail('requests', testtools.content.text_content(
-            '%d concurrent requests in bursts' % self.sent))
-        for request, result in zip(requests, results):
-            self.assertIsInstance(result, servers.Response,
-                                  '%s -> %r' % (request, result))
-            self.assertLess(result.status, 500, '%s -> %r' % (request,
-                                                              result))
-        return results
 
     def assertOneWinner(self, results,
                         reasons=('pool operation is in progress',)):

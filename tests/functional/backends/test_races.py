@@ -27,7 +27,7 @@ CLIENTS = 16
 ROUNDS = 4
 
 
-class RaceTests(backends.ServiceDatabaseMixin):
+class RaceTests(servers.BurstMixin, backends.ServiceDatabaseMixin):
     """The servers and the database are the class's; each test uses names
     and hosts of its own."""
 
@@ -60,21 +60,6 @@ class RaceTests(backends.ServiceDatabaseMixin):
 
     def host(self, number):
         return '%snode%d' % (self.prefix, number)
-
-    def fire(self, requests):
-        """``(method, path, body)`` each, spread over the nodes in turn."""
-        calls = [(self.nodes[i % NODES],) + tuple(request)
-                 for i, request in enumerate(requests)]
-        results = servers.burst(calls)
-        self.sent = getattr(self, 'sent', 0) + len(calls)
-        self.addDetail('requests', testtools.content.text_content(
-            '%d concurrent requests in bursts' % self.sent))
-        for request, result in zip(requests, results):
-            self.assertIsInstance(result, servers.Response,
-                                  '%s -> %r' % (request, result))
-            self.assertLess(result.status, 500, '%s -> %r' % (request,
-                                                              result))
-        return results
 
     def create(self, name, zone=None):
         body = {'aggregate': {'name': self.prefix + name}}
