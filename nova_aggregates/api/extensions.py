@@ -1,184 +1,22 @@
-"""The extension framework of the compute API.
+"""The names published under ``nova_aggregates.api.extensions``.
 
-An ``ExtensionDescriptor`` names an extension (name, alias, namespace,
-updated, description) and lists its resources: ``ResourceExtension`` objects
-that pair a route table with a controller.  The ``ExtensionManager`` loads
-the descriptors named in ``[api] extensions`` and refuses duplicate aliases.
-``ExtensionsController`` serves ``/extensions`` and ``/extensions/{alias}``.
-
-``ExtensionMiddleware`` is the paste filter that puts our extensions in front
-of another compute API application: requests for our resources are served
-here, everything else passes through untouched.
+Operators' paste files name the extension filter
+``nova_aggregates.api.extensions:extension_middleware_factory``, and
+extension descriptors written elsewhere subclass
+``nova_aggregates.api.extensions.ExtensionDescriptor``; both keep working
+from here.  The code lives in ``extension_framework`` (descriptors,
+resources, the manager, the ``/extensions`` controller) and
+``extension_middleware`` (the filter); code of this package imports those.
 """
 
-import importlib
-import json
-import logging
-from xml.etree import ElementTree
+from nova_aggregates.api.extension_framework import ExtensionDescriptor
+from nova_aggregates.api.extension_framework import ExtensionManager
+from nova_aggregates.api.extension_framework import ExtensionsController
+from nova_aggregates.api.extension_framework import ResourceExtension
+from nova_aggregates.api.extension_middleware import \
+    extension_middleware_factory
+from nova_aggregates.api.extension_middleware import ExtensionMiddleware
 
-
-from nova_aggregates.api import faults
-from nova_aggregates.api import wsgi
-from nova_aggregates import conf as na_conf
-from nova_aggregates import exception
-from nova_aggregates.policies import hosts as host_rules
-from nova_aggregates import policy
-
-LOG = logging.getLogger(__name__)
-
-COMMON_NAMESPACE = 'http://docs.openstack.org/common/api/v1.0'
-ATOM_NAMESPACE = 'http://www.w3.org/2005/Atom'
-
-
-class ResourceExtension:
-    """A controller and its routes: ``(path, {method: action_name})``."""
-
-    def __init__(self, routes, controller):
-        self.routes = tuple(routes)
-        self.controller = controller
-
-
-class ExtensionDescriptor:
-    """Base class; subclasses set the class attributes and a docstring."""
-
-    name = None
-    alias = None
-    namespace = None
-    updated = None
-
-    @property
-    def description(self):
-        return (self.__doc__ or '').strip().splitlines()[0] \
-            if self.__doc__ else ''
-
-    def get_resources(self, services):
-        """ResourceExtensions; ``services`` holds the AggregateManager."""
-        return []
-
-    def to_dict(self):
-        return {'name': self.name, 'alias': self.alias,
-                'description': self.description,
-                'namespace': self.namespace, 'updated': self.updated,
-                'links': []}
-
-
-class ExtensionManager:
-    """Loads descriptors by dotted path, keyed by alias (in load order)."""
-
-    def __init__(self, paths=None):
-        self.extensions = {}
-        for path in (na_conf.CONF.api.extensions if paths is None else paths):
-            self.load(path)
-
-    def load(self, path):
-        module_name, _, class_name = path.rpartition('.')
-        try:
-            descriptor = getattr(importlib.import_module(module_name),
-                                 class_name)()
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise exception.ExtensionError(name=path, reason=exc)
-        self.register(descriptor)
-
-    def register(self, descriptor):
-        for field in ('name', 'alias', 'namespace', 'updated'):
-            if not getattr(descriptor, field, None):
-                raise exception.ExtensionError(
-                    name=type(descriptor).__name__,
-                    reason='descriptor has no %s' % field)
-        if descriptor.alias in self.extensions:
-            raise exception.ExtensionError(
-                name=type(descriptor).__name__,
-                reason='alias %s is already registered by %s' % (
-                    descriptor.alias,
-                    type(self.extensions[descriptor.alias]).__name__))
-        self.extensions[descriptor.alias] = descriptor
-        LOG.debug('Loaded extension %s', descriptor.alias)
-
-    def get_resources(self, services):
-        resources = []
-        for descriptor in self.extensions.values():
-            resources.extend(descriptor.get_resources(services))
-        return resources
-
-
-class ExtensionsController:
-    """``GET /extensions`` and ``GET /extensions/{alias}``."""
-
-    ROUTES = (
-        ('/extensions', {'GET': 'index'}),
-        ('/extensions/{alias}', {'GET': 'show'}),
-    )
-
-    def __init__(self, ext_mgr):
-        self.ext_mgr = ext_mgr
-
-    def index(self, req):
-        policy.authorize(req.context, host_rules.EXTENSIONS)
-        exts = list(self.ext_mgr.extensions.values())
-        if req.wants_xml:
-            root = ElementTree.Element('extensions',
-                                       {'xmlns:atom': ATOM_NAMESPACE})
-            for ext in exts:
-                root.append(self._xml_extension(ext))
-            return _xml_response(root)
-        return {'extensions': [ext.to_dict() for ext in exts]}
-
-    def show(self, req, alias):
-        policy.authorize(req.context, host_rules.EXTENSIONS)
-        ext = self.ext_mgr.extensions.get(alias)
-        if ext is None:
-            raise faults.APIError(404, 'Extension %s could not be found.'
-                                  % wsgi.printable_for_message(alias))
-        if req.wants_xml:
-            root = self._xml_extension(ext)
-            root.set('xmlns:atom', ATOM_NAMESPACE)
-            return _xml_response(root)
-        return {'extension': ext.to_dict()}
-
-    @staticmethod
-    def _xml_extension(ext):
-        node = ElementTree.Element('extension', {
-            'name': ext.name, 'namespace': ext.namespace,
-            'alias': ext.alias, 'updated': ext.updated})
-        ElementTree.SubElement(node, 'description').text = ext.description
-        return node
-
-
-def _xml_response(root):
-    return wsgi.xml_response(wsgi.xml_element_document(root,
-                                                       COMMON_NAMESPACE))
-
-
-def merge_extension_listing(response, ext_mgr):
-    """Add our extensions to a JSON listing answered by a foreign app."""
-    try:
-        body = json.loads(response.body)
-        listed = body['extensions']
-        known = {ext.get('alias') for ext in listed}
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return response
-    for alias, descriptor in ext_mgr.extensions.items():
-        if alias not in known:
-            listed.append(descriptor.to_dict())
-    merged = wsgi.json_response(body, response.status_int)
-    return merged
-
-
-def extension_middleware_factory(global_conf, **local_conf):
-    """Paste filter: ``surface`` is ``legacy`` (default) or ``v2.1``;
-    ``config_file`` (comma-separated) names our configuration when the
-    pipeline runs in another service's process (else the
-    ``NOVA_AGGREGATES_CONFIG_FILES`` environment variable)."""
-    import os
-
-    from nova_aggregates.api import router
-    from nova_aggregates import service
-
-    surface = local_conf.get('surface', router.LEGACY)
-    files = local_conf.get('config_file') or \
-        os.environ.get('NOVA_AGGREGATES_CONFIG_FILES', '')
-    service.load_config([f.strip() for f in files.split(',') if f.strip()])
-
-    def _filter(app):
-        return router.APIRouter(surface, application=app)
-    return _filter
+__all__ = ['ExtensionDescriptor', 'ExtensionManager', 'ExtensionMiddleware',
+           'ExtensionsController', 'ResourceExtension',
+           'extension_middleware_factory']

@@ -31,7 +31,7 @@ import routes
 import webob
 import webob.dec
 
-from nova_aggregates.api import extensions
+from nova_aggregates.api import extension_framework
 from nova_aggregates.api import faults
 from nova_aggregates.api import microversion
 from nova_aggregates.api import versions
@@ -56,20 +56,36 @@ class APIRequest(webob.Request):
         return self.surface == LEGACY
 
 
-class APIRouter:
-    """Routes one surface.  With ``application`` it is the
-    ExtensionMiddleware: unknown paths go on to that application."""
+class Route:
+    """A request's match in the route table: the controller, its actions
+    by method, and the values taken from the path."""
 
-    def __init__(self, surface=LEGACY, application=None, ext_mgr=None,
-                 services=None):
+    __slots__ = ('controller', 'methods', 'params')
+
+    def __init__(self, controller, methods, params):
+        self.controller = controller
+        self.methods = methods
+        self.params = params
+
+
+class APIRouter:
+    """The route table of one surface and the dispatch to its handlers.
+
+    ``match`` finds a request's route, ``respond`` answers it (microversion,
+    method, caller and project checks, then ``dispatch``, which parses the
+    body, calls the handler and renders its result; the faults of whatever
+    they raise).  ``ExtensionMiddleware`` serves our resources in front of
+    another application through the same three.
+    """
+
+    def __init__(self, surface=LEGACY, ext_mgr=None, services=None):
         self.surface = surface
-        self.application = application
         services = services or service.get_services()
-        self.ext_mgr = ext_mgr or extensions.ExtensionManager()
-        self.extensions_controller = extensions.ExtensionsController(
+        self.ext_mgr = ext_mgr or extension_framework.ExtensionManager()
+        self.extensions_controller = extension_framework.ExtensionsController(
             self.ext_mgr)
-        resources = [extensions.ResourceExtension(
-            extensions.ExtensionsController.ROUTES,
+        resources = [extension_framework.ResourceExtension(
+            extension_framework.ExtensionsController.ROUTES,
             self.extensions_controller)]
         resources.extend(self.ext_mgr.get_resources(services))
         self.mapper = routes.Mapper()
@@ -96,31 +112,45 @@ class APIRouter:
 
     @webob.dec.wsgify(RequestClass=APIRequest)
     def __call__(self, req):
-        req.surface = self.surface
         if req.path_info in ('', '/'):
-            if self.application is not None:
-                return req.get_response(self.application)
             return self._version_document(req)
-        match = self.mapper.match(req.path_info)
-        if match is None:
-            if self.application is not None:
-                return req.get_response(self.application)
+        route = self.match(req)
+        if route is None:
             return faults.fault_response(404, 'Unknown URL %s.' %
                                          wsgi.printable_for_message(
                                              req.path_info),
                                          self.surface == LEGACY and
                                          wsgi.wants_xml(req))
+        return self.respond(req, route)
+
+    def match(self, req):
+        """The route of one of our resources for ``req``, or None.
+
+        Also settles the response format: the filters outside (fault
+        wrapper) answer in it too.
+        """
+        req.surface = self.surface
+        match = self.mapper.match(req.path_info)
+        if match is None:
+            return None
         fmt = match.pop('format', None)
         req.wants_xml = self._wants_xml(req, fmt)
-        # The filters outside (fault wrapper) answer in the same format.
         req.environ[wsgi.ENVIRON_FORMAT] = 'xml' if req.wants_xml else 'json'
+        controller, methods = self._handlers[int(match.pop('handler'))]
+        return Route(controller, methods, match)
+
+    def respond(self, req, route, dispatch=None):
+        """Answer ``req`` for ``route``; ``dispatch`` (default
+        ``self.dispatch``) is called with the request, the route and the
+        action once the checks passed."""
         version = None
         try:
             # In another application's pipeline no microversion filter may
             # have run: our v2.1 resources then negotiate it themselves.
             if self.surface == V21:
                 version = microversion.negotiate(req.environ)
-            response = self._dispatch(req, match)
+            action = self._admit(req, route)
+            response = (dispatch or self.dispatch)(req, route, action)
         except faults.API_FAULTS as exc:
             response = faults.fault_for_exception(exc, req, req.wants_xml)
         # A request whose version header was refused carries the fault's
@@ -147,43 +177,36 @@ class APIRouter:
             prefix = 'v2.1' if self.surface == V21 else 'v1.1'
         return wsgi.json_response(versions.version_document(req, prefix))
 
-    def _dispatch(self, req, match):
-        controller, methods = self._handlers[int(match.pop('handler'))]
-        action = methods.get(req.method)
+    @staticmethod
+    def _admit(req, route):
+        """The action for the request's method, once the caller and the
+        project of the URL are known; sets the request's context and
+        version."""
+        action = route.methods.get(req.method)
         if action is None:
             raise faults.APIError(
                 405, 'Method %s is not allowed on %s.' % (
                     req.method,
                     wsgi.printable_for_message(req.path_info)),
-                headers={'Allow': ', '.join(sorted(methods))})
+                headers={'Allow': ', '.join(sorted(route.methods))})
         req.context = req.environ.get(wsgi.ENVIRON_CONTEXT)
         if req.context is None:
             raise faults.APIError(401, 'Authentication required.')
-        project_id = match.pop('project_id', None)
+        project_id = route.params.pop('project_id', None)
         if project_id is not None and project_id != req.context.project_id:
             raise faults.APIError(400, 'Malformed request url')
         req.api_version = req.environ.get(wsgi.ENVIRON_VERSION,
                                           microversion.MIN_VERSION)
-        if self.application is not None and \
-                controller is self.extensions_controller:
-            if action == 'index' and not req.wants_xml:
-                return self._merged_listing(req)
-            if action == 'show' and \
-                    match['alias'] not in self.ext_mgr.extensions:
-                # Not ours: perhaps the application's own extension.
-                return req.get_response(self.application)
-        if req.method in ('POST', 'PUT'):
-            match['body'] = wsgi.parse_body(
-                req, xml_allowed=self.surface == LEGACY)
-        return wsgi.render(req, getattr(controller, action)(req, **match))
+        return action
 
-    def _merged_listing(self, req):
-        downstream = req.get_response(self.application)
-        if downstream.status_int == 200 and \
-                downstream.content_type == 'application/json':
-            return extensions.merge_extension_listing(downstream,
-                                                      self.ext_mgr)
-        return wsgi.render(req, self.extensions_controller.index(req))
+    def dispatch(self, req, route, action):
+        """Call the handler with the parsed body; its rendered result."""
+        params = route.params
+        if req.method in ('POST', 'PUT'):
+            params['body'] = wsgi.parse_body(
+                req, xml_allowed=self.surface == LEGACY)
+        return wsgi.render(req,
+                           getattr(route.controller, action)(req, **params))
 
 
 def app_factory(global_conf, **local_conf):

@@ -15,6 +15,8 @@ import testtools
 import webob
 import webob.dec
 
+from nova_aggregates.api import extension_framework
+from nova_aggregates.api import extension_middleware
 from nova_aggregates.api import extensions
 from nova_aggregates import exception
 from tests import base
@@ -438,7 +440,7 @@ class TestExtensionMiddlewareInAnotherProcess(testtools.TestCase):
 
 # -- loading extensions ---------------------------------------------------
 
-class SecondAggregates(extensions.ExtensionDescriptor):
+class SecondAggregates(extension_framework.ExtensionDescriptor):
     """Another aggregates extension"""
 
     name = 'Aggregates2'
@@ -447,7 +449,7 @@ class SecondAggregates(extensions.ExtensionDescriptor):
     updated = '2020-01-01T00:00:00+00:00'
 
 
-class Nameless(extensions.ExtensionDescriptor):
+class Nameless(extension_framework.ExtensionDescriptor):
     """Lacks a namespace"""
 
     name = 'Nameless'
@@ -455,11 +457,27 @@ class Nameless(extensions.ExtensionDescriptor):
     updated = '2020-01-01T00:00:00+00:00'
 
 
+class TestPublishedNames(testtools.TestCase):
+    """What operators' paste files and descriptors name keeps working."""
+
+    def test_filter_factory(self):
+        self.assertIs(extension_middleware.extension_middleware_factory,
+                      extensions.extension_middleware_factory)
+        self.assertIs(extension_middleware.ExtensionMiddleware,
+                      extensions.ExtensionMiddleware)
+
+    def test_framework(self):
+        for name in ('ExtensionDescriptor', 'ExtensionManager',
+                     'ExtensionsController', 'ResourceExtension'):
+            self.assertIs(getattr(extension_framework, name),
+                          getattr(extensions, name))
+
+
 class TestExtensionLoading(base.APITestCase):
 
     def test_duplicate_alias(self):
         error = self.assertRaises(
-            exception.ExtensionError, extensions.ExtensionManager,
+            exception.ExtensionError, extension_framework.ExtensionManager,
             [AGGREGATES_PATH, __name__ + '.SecondAggregates'])
         self.assertEqual('Cannot load API extension SecondAggregates: alias '
                          'os-aggregates is already registered by Aggregates',
@@ -467,7 +485,7 @@ class TestExtensionLoading(base.APITestCase):
 
     def test_same_extension_twice(self):
         error = self.assertRaises(exception.ExtensionError,
-                                  extensions.ExtensionManager,
+                                  extension_framework.ExtensionManager,
                                   [AGGREGATES_PATH, AGGREGATES_PATH])
         self.assertIn('alias os-aggregates is already registered',
                       str(error))
@@ -484,7 +502,7 @@ class TestExtensionLoading(base.APITestCase):
 
     def test_descriptor_without_a_namespace(self):
         error = self.assertRaises(exception.ExtensionError,
-                                  extensions.ExtensionManager,
+                                  extension_framework.ExtensionManager,
                                   [__name__ + '.Nameless'])
         self.assertIn('descriptor has no namespace', str(error))
 
@@ -492,7 +510,8 @@ class TestExtensionLoading(base.APITestCase):
         for path in ('nova_aggregates.api.contrib.nothing.Nothing',
                      'nova_aggregates.api.contrib.aggregates.Nothing'):
             error = self.assertRaises(exception.ExtensionError,
-                                      extensions.ExtensionManager, [path])
+                                      extension_framework.ExtensionManager,
+                                      [path])
             self.assertIn('Cannot load API extension %s' % path, str(error))
 
     def test_configured_extensions_are_listed(self):

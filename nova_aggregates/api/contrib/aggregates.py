@@ -3,7 +3,7 @@ AggregateManager and render; rules live in the manager."""
 
 import re
 
-from nova_aggregates.api import extensions
+from nova_aggregates.api import extension_framework
 from nova_aggregates.api import faults
 from nova_aggregates.api.schemas import aggregates as schemas
 from nova_aggregates.api import validation
@@ -108,7 +108,7 @@ class AggregatesController:
         return {'aggregate': views.aggregate(req, agg)}
 
 
-class Aggregates(extensions.ExtensionDescriptor):
+class Aggregates(extension_framework.ExtensionDescriptor):
     """Admin-only aggregate administration"""
 
     name = 'Aggregates'
@@ -117,5 +117,5 @@ class Aggregates(extensions.ExtensionDescriptor):
     updated = '2012-01-12T00:00:00+00:00'
 
     def get_resources(self, services):
-        return [extensions.ResourceExtension(
+        return [extension_framework.ResourceExtension(
             ROUTES, AggregatesController(services.aggregates))]

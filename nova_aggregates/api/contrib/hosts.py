@@ -1,6 +1,6 @@
 """os-hosts: the registered compute hosts (2012 shape)."""
 
-from nova_aggregates.api import extensions
+from nova_aggregates.api import extension_framework
 from nova_aggregates import policy
 from nova_aggregates.policies import hosts as host_rules
 
@@ -24,7 +24,7 @@ class HostsController:
             if zone is None or host['zone'] == zone]}
 
 
-class Hosts(extensions.ExtensionDescriptor):
+class Hosts(extension_framework.ExtensionDescriptor):
     """Admin-only host listing"""
 
     name = 'Hosts'
@@ -33,5 +33,5 @@ class Hosts(extensions.ExtensionDescriptor):
     updated = '2011-06-29T00:00:00+00:00'
 
     def get_resources(self, services):
-        return [extensions.ResourceExtension(
+        return [extension_framework.ResourceExtension(
             ROUTES, HostsController(services.compute_hosts))]

@@ -1,6 +1,6 @@
 """os-services: compute hosts as nova-compute services (modern shape)."""
 
-from nova_aggregates.api import extensions
+from nova_aggregates.api import extension_framework
 from nova_aggregates.api.views import aggregates as views
 from nova_aggregates import policy
 from nova_aggregates.policies import hosts as host_rules
@@ -37,7 +37,7 @@ class ServicesController:
         return {'services': services}
 
 
-class Services(extensions.ExtensionDescriptor):
+class Services(extension_framework.ExtensionDescriptor):
     """Services support"""
 
     name = 'Services'
@@ -46,5 +46,5 @@ class Services(extensions.ExtensionDescriptor):
     updated = '2012-10-28T00:00:00-00:00'
 
     def get_resources(self, services):
-        return [extensions.ResourceExtension(
+        return [extension_framework.ResourceExtension(
             ROUTES, ServicesController(services.compute_hosts))]
