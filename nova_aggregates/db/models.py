@@ -127,7 +127,8 @@ class ComputeHost(Base):
 
     id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
     name = sa.Column(_name(), nullable=False)
-    # The host's default availability zone (contract section 7).
+    # The zone the host was registered with: its zone while no aggregate
+    # of it carries one (doc/api-ref.md, "Host inventory").
     zone = sa.Column(sa.String(255), nullable=True)
     hypervisor_url = sa.Column(sa.String(1024), nullable=True)
     created_at = sa.Column(_timestamp(), nullable=False)

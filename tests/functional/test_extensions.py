@@ -1,4 +1,5 @@
-"""The extensions listing (contract section 8) and the extension framework:
+"""The extensions listing (doc/api-ref.md, "Extensions" and "Legacy: hosts
+and extensions") and the extension framework:
 ``ExtensionMiddleware`` in front of a foreign compute API, and duplicate
 aliases refused at load."""
 
