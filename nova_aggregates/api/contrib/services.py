@@ -30,7 +30,7 @@ class ServicesController:
             services.append({
                 'id': host['id'], 'binary': BINARY, 'host': host['name'],
                 'zone': host['zone'], 'status': 'enabled', 'state': 'up',
-                'updated_at': views._timestamp(
+                'updated_at': views.timestamp(
                     host['updated_at'] or host['created_at']),
                 'disabled_reason': None,
             })

@@ -3,7 +3,8 @@
 from nova_aggregates.api import microversion
 
 
-def _timestamp(value):
+def timestamp(value):
+    """A stored time as the API writes it (``None`` stays ``None``)."""
     # Naive UTC datetimes: the same text as strftime('%Y-%m-%dT%H:%M:%S.%f'),
     # at a fraction of the cost (a list renders two per aggregate).
     return value.isoformat(timespec='microseconds') if value else None
@@ -14,8 +15,8 @@ def aggregate(req, agg, members=True):
         'id': agg['id'],
         'name': agg['name'],
         'availability_zone': agg['availability_zone'],
-        'created_at': _timestamp(agg['created_at']),
-        'updated_at': _timestamp(agg['updated_at']),
+        'created_at': timestamp(agg['created_at']),
+        'updated_at': timestamp(agg['updated_at']),
         'deleted_at': None,
         'deleted': False,
     }
