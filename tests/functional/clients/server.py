@@ -16,78 +16,53 @@ sent as ``X-Auth-Token``; the server's noauth2 strategy reads it as
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import fixtures
 
-BIN = os.path.dirname(sys.executable)
-ADMIN_TOKEN = 'admin:admin'
+from tests.support import http
+from tests.support import process
+
+BIN = process.BIN
+ADMIN_TOKEN = http.ADMIN
 #: host -> default availability zone, as the embedded simulator registers.
 HOSTS = {'xenhost1': 'az1', 'xenhost2': 'az1',
          'xenhost3': 'az2', 'xenhost4': 'az2'}
 START_TIMEOUT = 30
 COMMAND_TIMEOUT = 60
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+free_port = process.free_port
 
 
 class ServerError(Exception):
     pass
 
 
-class APIServerFixture(fixtures.Fixture):
+class APIServerFixture(process.APIServerFixture):
     """``nova-aggregates-api`` on 127.0.0.1:<free port>, stopped on cleanup.
 
     ``base_url`` is ``http://127.0.0.1:<port>``; ``endpoint(prefix)`` gives
-    the compute endpoint a client is configured with.
+    the compute endpoint a client is configured with.  A start that lost
+    its free port to someone else is retried on another port.
     """
+
+    start_timeout = START_TIMEOUT
 
     def __init__(self, driver='xenapi', sections=None):
         """``sections``: ``{section: {option: value}}`` added to (or
         overriding) the configuration file the fixture writes."""
-        super().__init__()
         if driver not in ('xenapi', 'fake'):
             raise ValueError('driver must be xenapi or fake: %r' % driver)
+        super().__init__(sections=sections, name='nova-aggregates')
         self.driver = driver
-        self.sections = sections or {}
-        self.proc = None
 
-    def _setUp(self):
-        self.dir = self.useFixture(fixtures.TempDir()).path
-        self.log_path = os.path.join(self.dir, 'api.log')
-        self.addCleanup(self._stop)
-        # A free port can be taken by someone else before the server binds
-        # it; such a start is retried on another port.
-        for attempt in range(3):
-            self.port = free_port()
-            self._write_config()
-            if attempt == 0:
-                self._prepare_database()
-            if self._start():
-                break
-        else:
-            raise ServerError('nova-aggregates-api did not start:\n%s'
-                              % self.output())
-        self.base_url = 'http://127.0.0.1:%d' % self.port
-
-    def _write_config(self):
-        sections = {
+    def base_sections(self):
+        sections = process.merge_sections(super().base_sections(), {
             'DEFAULT': {'compute_driver': self.driver},
-            'api': {'bind_host': '127.0.0.1', 'bind_port': self.port,
-                    'auth_strategy': 'noauth2'},
+            'api': {'auth_strategy': 'noauth2'},
             'database': {'connection': 'sqlite:///%s' % os.path.join(
                 self.dir, 'nova-aggregates.sqlite')},
-        }
+        })
         if self.driver == 'xenapi':
             sections['xenapi'] = {
                 'connection_username': 'root',
@@ -99,15 +74,7 @@ class APIServerFixture(fixtures.Fixture):
             }
             sections['xenserver_sim'] = {'hosts': len(HOSTS),
                                          'password': 'secret'}
-        for section, values in self.sections.items():
-            sections.setdefault(section, {}).update(values)
-        self.config = os.path.join(self.dir, 'nova-aggregates.conf')
-        with open(self.config, 'w') as f:
-            for name, values in sections.items():
-                f.write('[%s]\n' % name)
-                for key, value in values.items():
-                    f.write('%s = %s\n' % (key, value))
-                f.write('\n')
+        return sections
 
     def manage(self, *args):
         """Run nova-aggregates-manage; fail loudly on a non-zero status."""
@@ -120,63 +87,11 @@ class APIServerFixture(fixtures.Fixture):
                 ' '.join(args), result.returncode, result.stderr))
         return result.stdout
 
-    def _prepare_database(self):
+    def prepare(self):
         self.manage('db', 'sync')
         if self.driver == 'fake':
             for host, zone in HOSTS.items():
                 self.manage('host', 'add', host, '--zone', zone)
-
-    def _start(self):
-        """Start the server; True once it answers, False if it died."""
-        log = open(self.log_path, 'a')
-        try:
-            self.proc = subprocess.Popen(
-                [os.path.join(BIN, 'nova-aggregates-api'), '--config-file',
-                 self.config], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=self.dir,
-                # Its own process group: cleanup reaches the workers too.
-                start_new_session=True)
-        finally:
-            log.close()
-        url = 'http://127.0.0.1:%d/' % self.port
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(url, timeout=1) as response:
-                    if response.status == 200:
-                        return True
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self._stop()
-        raise ServerError('nova-aggregates-api did not answer within %ds:\n%s'
-                          % (START_TIMEOUT, self.output()))
-
-    def _stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        try:
-            # Whatever of the group outlived the master (a worker).
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    def output(self):
-        """Everything the server logged so far (for failure messages)."""
-        try:
-            with open(self.log_path) as f:
-                return f.read()
-        except OSError:
-            return ''
 
     def endpoint(self, prefix='/v2.1'):
         return self.base_url + prefix
@@ -186,15 +101,8 @@ class APIServerFixture(fixtures.Fixture):
 
         For checking what a client did without paying another client
         start-up."""
-        request = urllib.request.Request(
-            self.base_url + path, headers=dict(headers or {},
-                                               **{'X-Auth-Token': token}))
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, json.loads(exc.read())
+        response = self.request('GET', path, token=token, headers=headers)
+        return response.status, json.loads(response.body)
 
 
 class CLIError(Exception):
