@@ -10,12 +10,6 @@ XenAPI URL.  Requests go API -> AggregateManager -> xenapi driver -> real
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import fixtures
 
@@ -24,6 +18,7 @@ from nova_aggregates import context
 from nova_aggregates.db import api as db_api
 from nova_aggregates.xenserver_sim import Fleet
 from tests import fixtures as na_fixtures
+from tests.support import process
 
 PASSWORD = 'secret'
 
@@ -116,13 +111,7 @@ class PoolAPIFixture(fixtures.Fixture):
 
 # -- real API servers sharing one database ---------------------------------
 
-BIN = os.path.dirname(sys.executable)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+BIN = process.BIN
 
 
 class SharedDatabaseFixture(fixtures.Fixture):
@@ -176,90 +165,43 @@ class APIServersFixture(fixtures.Fixture):
             server.stop()
 
     def write_config(self, name, port):
-        sections = {
+        return process.write_config(os.path.join(self.dir, name + '.conf'), {
             'DEFAULT': {'compute_driver': 'xenapi'},
             'api': {'bind_host': '127.0.0.1', 'bind_port': port,
                     'workers': self.workers},
             'database': {'connection': self.connection},
             'xenapi': self.xenapi,
-        }
-        path = os.path.join(self.dir, name + '.conf')
-        with open(path, 'w') as f:
-            for section, values in sections.items():
-                f.write('[%s]\n' % section)
-                for key, value in values.items():
-                    f.write('%s = %s\n' % (key, value))
-        return path
+        })
 
 
-class APIServer:
+class APIServer(process.ServerProcess):
     """One server process group; ``crash()`` SIGKILLs it, ``start()``
     starts it again on the same port and configuration."""
 
     def __init__(self, owner, number):
-        self.owner = owner
-        self.port = free_port()
-        self.base = 'http://127.0.0.1:%d' % self.port
-        self.config = owner.write_config('api%d' % number, self.port)
-        self.log_path = os.path.join(owner.dir, 'api%d.log' % number)
-        self.proc = None
+        name = 'api%d' % number
+        port = process.free_port()
+        self.config = owner.write_config(name, port)
+        super().__init__(process.api_command(self.config), port,
+                         os.path.join(owner.dir, name + '.log'), name)
+        self.base = 'http://127.0.0.1:%d' % port
 
     def start(self):
-        self.log = open(self.log_path, 'a')
-        # Its own session: crash() kills the master and its workers.
-        self.proc = subprocess.Popen(
-            [os.path.join(BIN, 'nova-aggregates-api'), '--config-file',
-             self.config], stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+        """Start the process; ``wait_ready()`` waits for it."""
+        return super().start(wait=False)
 
     def wait_ready(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(self.base + '/', timeout=1).read()
-                return
-            except OSError:
-                if time.monotonic() > deadline or \
-                        self.proc.poll() is not None:
-                    raise RuntimeError('API server did not start:\n' +
-                                       self.output())
-                time.sleep(0.05)
-
-    def output(self):
-        with open(self.log_path) as f:
-            return f.read()
+        self.wait_until_answers(timeout)
 
     def crash(self):
         """SIGKILL the whole server (master and workers) at once."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        self.log.close()
+        self.kill()
 
     def stop(self, wait=True):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            if not wait:
-                return
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        if not self.log.closed:
-            self.log.close()
+        """SIGTERM (gunicorn's graceful stop); ``wait=False`` only signals."""
+        super().stop(signal.SIGTERM, wait=wait)
 
     def request(self, method, path, body=None, timeout=30):
         """(status, decoded body) of one request as admin."""
-        req = urllib.request.Request(
-            self.base + path, method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={'X-Auth-Token': 'admin:admin',
-                     'Content-Type': 'application/json'})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as response:
-                status, data = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, data = exc.code, exc.read()
-        return status, json.loads(data) if data else None
+        response = super().request(method, path, body, timeout=timeout)
+        return response.status, response.json()

@@ -11,6 +11,7 @@ to one simulated XenServer fleet.
   reconcile``, repairs it against the real pool.
 """
 
+import functools
 import http.client
 import os
 import subprocess
@@ -22,6 +23,7 @@ import testtools
 
 from nova_aggregates.db import api as db_api
 from tests.functional import pool_fixtures
+from tests.support import concurrency
 
 POOL_CALLS = ('pool.join', 'pool.join_force', 'pool.eject')
 
@@ -91,20 +93,9 @@ class ParallelMembershipTest(ServersTestCase):
 
     def fire(self, requests):
         """Send (server, host, action) requests at the same moment."""
-        barrier = threading.Barrier(len(requests))
-        results = [None] * len(requests)
-
-        def send(index, server, path, body):
-            barrier.wait()
-            results[index] = server.request('POST', path, body)
-
-        threads = [threading.Thread(target=send, args=(i,) + r)
-                   for i, r in enumerate(requests)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        return results
+        return concurrency.at_once(
+            [functools.partial(server.request, 'POST', path, body)
+             for server, path, body in requests], timeout=30)
 
     def test_parallel_add_and_remove_on_one_pool(self):
         agg_id = self.create_pool(self.servers[0], 'rack1', ['xenhost1'])
