@@ -113,7 +113,8 @@ class APIRouter:
     @webob.dec.wsgify(RequestClass=APIRequest)
     def __call__(self, req):
         if req.path_info in ('', '/'):
-            return self._version_document(req)
+            return versions.surface_response(
+                req, 'v2.1' if self.surface == V21 else 'v1.1')
         route = self.match(req)
         if route is None:
             return faults.fault_response(404, 'Unknown URL %s.' %
@@ -165,17 +166,6 @@ class APIRouter:
         if fmt is not None:
             return fmt == 'xml'
         return wsgi.accepts_xml(req)
-
-    def _version_document(self, req):
-        if req.method not in ('GET', 'HEAD'):
-            response = faults.fault_response(
-                405, 'Method %s is not allowed here.' % req.method)
-            response.headers['Allow'] = 'GET'
-            return response
-        prefix = req.script_name.rsplit('/', 1)[-1] or 'v2.1'
-        if prefix not in [s[0] for s in versions.SURFACES]:
-            prefix = 'v2.1' if self.surface == V21 else 'v1.1'
-        return wsgi.json_response(versions.version_document(req, prefix))
 
     @staticmethod
     def _admit(req, route):

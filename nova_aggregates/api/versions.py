@@ -49,15 +49,34 @@ def version_document(req, prefix):
     return {'version': doc}
 
 
+def _refused_method(req):
+    """The 405 of a version document asked for with another method than
+    GET or HEAD; None when it may be answered."""
+    if req.method in ('GET', 'HEAD'):
+        return None
+    return faults.fault_response(405, 'Method %s is not allowed here.'
+                                 % req.method, headers={'Allow': 'GET'})
+
+
+def surface_response(req, default_prefix):
+    """The version document at the root of a surface: the one of the prefix
+    it is mounted at, else the one of ``default_prefix``."""
+    refused = _refused_method(req)
+    if refused is not None:
+        return refused
+    prefix = req.script_name.rsplit('/', 1)[-1] or 'v2.1'
+    if prefix not in [s[0] for s in SURFACES]:
+        prefix = default_prefix
+    return wsgi.json_response(version_document(req, prefix))
+
+
 @webob.dec.wsgify
 def versions_app(req):
     if req.path_info not in ('', '/'):
         return faults.fault_response(404, 'Unknown URL.', wsgi.wants_xml(req))
-    if req.method not in ('GET', 'HEAD'):
-        response = faults.fault_response(405, 'Method %s is not allowed '
-                                              'here.' % req.method)
-        response.headers['Allow'] = 'GET'
-        return response
+    refused = _refused_method(req)
+    if refused is not None:
+        return refused
     base = req.host_url + req.script_name
     versions = [_describe(path, '%s/%s/' % (base, path))
                 for path, *_ in SURFACES]
