@@ -4,11 +4,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import testtools
 
@@ -16,7 +11,6 @@ from tests.functional.cmd import test_commands
 
 GUIDE = os.path.join(os.path.dirname(__file__), '..', '..', 'doc',
                      'operator-guide.md')
-BIN = os.path.dirname(sys.executable)
 
 _STAND_IN = '''
 def app_factory(global_conf, **local_conf):
@@ -57,39 +51,18 @@ class TestExistingPipelineLocally(testtools.TestCase):
         with open(cmd.config, 'a') as f:
             f.write('[api]\napi_paste_config = %s\n' % paste)
         self.assertEqual(0, cmd.manage('db', 'sync').returncode)
-        log = open(os.path.join(cmd.dir, 'api.log'), 'w+')
-        self.addCleanup(log.close)
-        proc = subprocess.Popen(
-            [os.path.join(BIN, 'nova-aggregates-api'), '--config-file',
-             cmd.config], stdout=log, stderr=subprocess.STDOUT,
-            cwd=cmd.dir, start_new_session=True,
-            env=dict(os.environ, PYTHONPATH=cmd.dir))
-        self.addCleanup(self._stop, proc)
-        base = 'http://127.0.0.1:%d' % cmd.port
+        # The stand-in answers /v2.1/servers: up when it does (202).
+        server = cmd.server(cwd=cmd.dir, ready_path='/v2.1/servers',
+                            ready_status=None,
+                            env=dict(os.environ, PYTHONPATH=cmd.dir))
+        self.addCleanup(server.stop, signal.SIGTERM)
+        server.start()
 
         def call(method, path, body=None):
-            data = json.dumps(body).encode() if body is not None else None
-            request = urllib.request.Request(
-                base + path, data=data, method=method,
-                headers={'X-Auth-Token': 'admin:admin',
-                         'Content-Type': 'application/json'})
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    return response.status, response.read()
-            except urllib.error.HTTPError as exc:
-                with exc:
-                    return exc.code, exc.read()
+            response = server.request(method, path, body, timeout=10)
+            return response.status, response.body
 
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, _ = call('GET', '/v2.1/servers')
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    self.fail('server did not start:\n' + log.read())
-                time.sleep(0.1)
+        status, _ = call('GET', '/v2.1/servers')
         self.assertEqual(202, status)
         status, body = call('POST', '/v2.1/os-aggregates',
                             {'aggregate': {'name': 'guide'}})
@@ -100,16 +73,3 @@ class TestExistingPipelineLocally(testtools.TestCase):
                                      json.loads(body)['aggregates']])
         status, body = call('GET', '/v2.1/flavors')
         self.assertEqual((202, b'compute: /flavors'), (status, body))
-
-    @staticmethod
-    def _stop(proc):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

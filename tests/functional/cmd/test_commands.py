@@ -3,22 +3,17 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import fixtures
 import testtools
 
-BIN = os.path.dirname(sys.executable)
+from tests.support import process
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+BIN = process.BIN
+free_port = process.free_port
 
 
 class CommandFixture(fixtures.Fixture):
@@ -31,24 +26,26 @@ class CommandFixture(fixtures.Fixture):
     def _setUp(self):
         self.dir = self.useFixture(fixtures.TempDir()).path
         self.port = free_port()
-        sections = {
-            'database': {'connection': 'sqlite:///%s/db.sqlite' % self.dir},
-            'api': {'bind_port': self.port, 'bind_host': '127.0.0.1'},
-        }
-        for name, values in self.sections.items():
-            sections.setdefault(name, {}).update(values)
-        self.config = os.path.join(self.dir, 'test.conf')
-        with open(self.config, 'w') as f:
-            for name, values in sections.items():
-                f.write('[%s]\n' % name)
-                for key, value in values.items():
-                    f.write('%s = %s\n' % (key, value))
+        self.config = process.write_config(
+            os.path.join(self.dir, 'test.conf'), process.merge_sections({
+                'database': {
+                    'connection': 'sqlite:///%s/db.sqlite' % self.dir},
+                'api': {'bind_port': self.port, 'bind_host': '127.0.0.1'},
+            }, self.sections))
 
     def manage(self, *args):
         return subprocess.run(
             [os.path.join(BIN, 'nova-aggregates-manage'), '--config-file',
              self.config] + list(args), capture_output=True, text=True,
             timeout=60)
+
+    def server(self, **kwargs):
+        """``nova-aggregates-api`` on this configuration (not started):
+        a tests/support ServerProcess logging to ``api.log``."""
+        return process.ServerProcess(
+            process.api_command(self.config), self.port,
+            os.path.join(self.dir, 'api.log'), 'nova-aggregates-api',
+            **kwargs)
 
 
 class TestManage(testtools.TestCase):
@@ -144,48 +141,20 @@ class TestAPIServer(testtools.TestCase):
         super().setUp()
         self.cmd = self.useFixture(CommandFixture())
         self.assertEqual(0, self.cmd.manage('db', 'sync').returncode)
-        self.log = open(os.path.join(self.cmd.dir, 'api.log'), 'w+')
-        self.addCleanup(self.log.close)
-        self.proc = subprocess.Popen(
-            [os.path.join(BIN, 'nova-aggregates-api'), '--config-file',
-             self.cmd.config], stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        self.addCleanup(self._stop)
+        self.server = self.cmd.server()
+        # Cleanup kills it outright (the tests stop it themselves).
+        self.addCleanup(self.server.stop, signal.SIGKILL)
+        self.server.start()
+        self.proc = self.server.proc
         self.base = 'http://127.0.0.1:%d' % self.cmd.port
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(self.base + '/', timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.fail('server did not start: %s' % self._output())
-                time.sleep(0.1)
-
-    def _stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        try:
-            # Workers that outlived their master.
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def _output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
+        return self.server.output()
 
     def _call(self, method, path, body=None):
-        req = urllib.request.Request(
-            self.base + path, method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={'X-Auth-Token': 'admin:admin',
-                     'Content-Type': 'application/json'})
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(
-                response.read() or b'null')
+        response = self.server.request(method, path, body, timeout=10)
+        return response.status, response.headers, json.loads(
+            response.body or b'null')
 
     def test_serves_logs_and_stops_on_sigterm(self):
         status, headers, body = self._call(
