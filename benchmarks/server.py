@@ -5,59 +5,35 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 from benchmarks.transport import BenchmarkError
+from tests.support import process
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.dirname(sys.executable)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _script(name):
-    path = os.path.join(BIN, name)
-    return [path] if os.path.exists(path) else [sys.executable, '-m', name]
+BIN = process.BIN
+free_port = process.free_port
+_script = process.script
 
 
 def write_config(path, database, port, workers=1, driver='fake',
                  xenapi_hosts=0, password='secret', threads=None):
-    lines = [
-        '[DEFAULT]',
-        'compute_driver = %s' % driver,
-        '',
-        '[api]',
-        'bind_host = 127.0.0.1',
-        'bind_port = %d' % port,
-        'workers = %d' % workers,
-    ] + (['threads = %d' % threads] if threads else []) + [
-        'auth_strategy = noauth2',
-        '',
-        '[database]',
-        'connection = sqlite:///%s' % database,
-        '',
-    ]
+    api = {'bind_host': '127.0.0.1', 'bind_port': port, 'workers': workers}
+    if threads:
+        api['threads'] = threads
+    api['auth_strategy'] = 'noauth2'
+    sections = {
+        'DEFAULT': {'compute_driver': driver},
+        'api': api,
+        'database': {'connection': 'sqlite:///%s' % database},
+    }
     if driver == 'xenapi':
-        lines += [
-            '[xenapi]',
-            'connection_username = root',
-            'connection_password = %s' % password,
-            '',
-            '[xenserver_sim]',
-            'hosts = %d' % xenapi_hosts,
-            'password = %s' % password,
-            '',
-        ]
-    with open(path, 'w') as fh:
-        fh.write('\n'.join(lines))
-    return path
+        sections['xenapi'] = {'connection_username': 'root',
+                              'connection_password': password}
+        sections['xenserver_sim'] = {'hosts': xenapi_hosts,
+                                     'password': password}
+    return process.write_config(path, sections)
 
 
 def prepare_databases(jobs):
@@ -82,77 +58,31 @@ def prepare_databases(jobs):
                              % failed[0])
 
 
-class Server:
-    """A server subprocess listening on 127.0.0.1:``port``."""
+class Server(process.ServerProcess):
+    """A server subprocess listening on 127.0.0.1:``port``, run from the
+    repository's directory; start failures are BenchmarkErrors."""
 
     def __init__(self, cmd, port, log, name):
+        super().__init__(cmd, port, log, name, cwd=REPO)
         self.cmd = cmd
-        self.port = port
         self.log = log
-        self.name = name
-        self.proc = None
 
     def start(self, timeout=60.0):
-        out = open(self.log, 'ab')
         try:
-            self.proc = subprocess.Popen(self.cmd, cwd=REPO, stdout=out,
-                                         stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        finally:
-            out.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchmarkError('%s exited with %s at start; log:\n%s'
-                                     % (self.name, self.proc.returncode,
-                                        self.log_tail()))
-            if self._answers():
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise BenchmarkError('%s did not answer within %.0f s; log:\n%s'
-                             % (self.name, timeout, self.log_tail()))
-
-    def _answers(self):
-        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=2)
-        try:
-            conn.request('GET', '/')
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
+            return super().start(timeout)
+        except process.ServerStartError as exc:
+            raise BenchmarkError(str(exc))
 
     def log_tail(self, lines=30):
-        try:
-            with open(self.log, 'rb') as fh:
-                text = fh.read().decode('utf-8', 'replace')
-        except OSError:
-            return ''
-        return '\n'.join(text.splitlines()[-lines:])
+        return super().log_tail(lines)
 
     def log_text(self):
-        try:
-            with open(self.log, 'rb') as fh:
-                return fh.read().decode('utf-8', 'replace')
-        except OSError:
-            return ''
+        return self.output()
 
     def stop(self, timeout=40.0):
         """SIGTERM (graceful gunicorn stop), SIGKILL of this server's own
-        process group only if it hangs."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        process group if it hangs."""
+        super().stop(signal.SIGTERM, timeout)
 
     def __enter__(self):
         return self
