@@ -6,7 +6,7 @@ import subprocess
 from nova_aggregates.aggregates import lease
 from nova_aggregates.aggregates import recovery
 from nova_aggregates.db import api as db
-from tests.unit.aggregates import test_manager
+from tests.functional.aggregates import test_manager
 
 
 class TestReconcile(test_manager.ManagerTestCase):
