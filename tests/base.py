@@ -21,7 +21,19 @@ class TestCase(testtools.TestCase):
             self.conf_fixture))
 
 
-class APITestCase(testtools.TestCase):
+class JSONRequestMixin:
+    """``json_request()`` for test cases whose ``request()`` answers with a
+    webob response (the in-process application)."""
+
+    def json_request(self, method, path, *args, expected=200, **kwargs):
+        """Send a request, assert its status, return the decoded body."""
+        response = self.request(method, path, *args, **kwargs)
+        self.assertEqual(expected, response.status_int,
+                         '%s %s -> %s' % (method, path, response.body))
+        return json.loads(response.body) if response.body else None
+
+
+class APITestCase(JSONRequestMixin, testtools.TestCase):
     """The whole paste pipeline on a fresh database, fake driver."""
 
     compute_driver = 'fake'
@@ -40,13 +52,6 @@ class APITestCase(testtools.TestCase):
 
     def request(self, *args, **kwargs):
         return self.api.request(*args, **kwargs)
-
-    def json_request(self, *args, expected=200, **kwargs):
-        """Send a request, assert its status, return the decoded body."""
-        response = self.request(*args, **kwargs)
-        self.assertEqual(expected, response.status_int,
-                         '%s %s -> %s' % (args[0], args[1], response.body))
-        return json.loads(response.body) if response.body else None
 
     def assertFault(self, response, status, name, message_part=None):
         self.assertEqual(status, response.status_int, response.body)

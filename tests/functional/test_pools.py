@@ -7,7 +7,6 @@ rollback: after the failure the database, read through the API, agrees
 with the real pool, and a retry after clearing the fault succeeds.
 """
 
-import json
 import threading
 import time
 
@@ -16,12 +15,13 @@ import testtools
 import XenAPI
 
 from nova_aggregates import exception
+from tests import base
 from tests.functional import pool_fixtures
 
 POOL_FLAG = {'hypervisor_pool': 'true'}
 
 
-class PoolTestCase(testtools.TestCase):
+class PoolTestCase(base.JSONRequestMixin, testtools.TestCase):
     """Fleet of 4 hosts + the API; helpers speak HTTP and read the fleet."""
 
     XENAPI = None
@@ -35,11 +35,11 @@ class PoolTestCase(testtools.TestCase):
 
     # -- HTTP ---------------------------------------------------------------
 
+    def request(self, method, path, body=None):
+        return self.env.request(method, path, body)
+
     def call(self, method, path, body=None, expected=200):
-        response = self.env.request(method, path, body)
-        self.assertEqual(expected, response.status_int,
-                         '%s %s -> %s' % (method, path, response.body))
-        return json.loads(response.body) if response.body else None
+        return self.json_request(method, path, body, expected=expected)
 
     def fault(self, method, path, body, status, *parts):
         """Assert a fault with ``status`` whose message holds ``parts``."""

@@ -1,7 +1,7 @@
 """AggregateManager rules on a real (SQLite) database with the fake
 driver, including races between threads."""
 
-import threading
+import functools
 
 from nova_aggregates.aggregates import compute_hosts
 from nova_aggregates.aggregates import manager as aggregate_manager
@@ -9,6 +9,7 @@ from nova_aggregates import context as na_context
 from nova_aggregates.db import api as db
 from nova_aggregates import exception
 from tests import base
+from tests.support import concurrency
 
 
 class ManagerTestCase(base.TestCase):
@@ -254,22 +255,8 @@ class TestUpdatedAt(ManagerTestCase):
 def _race(count, target):
     """Run ``target(number)`` in ``count`` threads released together;
     return {number: result or exception}."""
-    barrier = threading.Barrier(count)
-    results = {}
-
-    def run(number):
-        barrier.wait()
-        try:
-            results[number] = target(number)
-        except Exception as exc:  # noqa: B902 - collected for the test
-            results[number] = exc
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
+    return dict(enumerate(concurrency.at_once(
+        [functools.partial(target, number) for number in range(count)])))
 
 
 class TestRaces(ManagerTestCase):
