@@ -1,5 +1,5 @@
-"""The host inventory (contract section 7): ``os-hosts`` in the 2012 shape
-and ``os-services`` in the modern one.  A host's zone is the zone of its
+"""The host inventory (doc/api-ref.md, "Host inventory"): ``os-hosts`` in
+the 2012 shape and ``os-services`` in the modern one.  A host's zone is the zone of its
 aggregates when one carries it, else its registered default."""
 
 import re

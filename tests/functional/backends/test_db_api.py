@@ -1,8 +1,9 @@
 """The database layer and the manager's rules, identical on SQLite,
 PostgreSQL and MySQL/MariaDB.
 
-Decision (contract section 5, enforced by the schema): aggregate names,
-compute host names and metadata keys and values compare *exactly*, code
+Decision (doc/api-ref.md, "The aggregate object": unique, case-sensitive;
+enforced by the schema): aggregate names, compute host names and metadata
+keys and values compare *exactly*, code
 point by code point, on every backend: case matters, accents matter,
 trailing spaces matter.  SQLite and PostgreSQL compare that way already;
 on MySQL/MariaDB the columns use a binary NO PAD collation (the server's
