@@ -140,15 +140,19 @@ class ServerProcess:
         self.signal_group(signal.SIGKILL)
         self.proc.wait(10)
 
-    def stop(self, sig=signal.SIGINT, timeout=15, wait=True):
-        """Send ``sig`` to the master (SIGINT: gunicorn's quick shutdown),
-        wait up to ``timeout`` seconds, then SIGKILL whatever is left of
-        the group.  ``wait=False`` only sends the signal (stop several
-        servers in parallel, then ``stop()`` each)."""
+    def stop(self, sig=signal.SIGINT, timeout=15, wait=True, group=False):
+        """Send ``sig`` to the master (SIGINT: gunicorn's quick shutdown;
+        with ``group``, to every process of the group), wait up to
+        ``timeout`` seconds, then SIGKILL whatever is left of the group.
+        ``wait=False`` only sends the signal (stop several servers in
+        parallel, then ``stop()`` each)."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            if group:
+                self.signal_group(sig)
+            else:
+                self.proc.send_signal(sig)
             if not wait:
                 return
             try:

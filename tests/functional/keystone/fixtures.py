@@ -24,7 +24,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import unittest
 import urllib.error
 import urllib.request
@@ -34,6 +33,7 @@ import testtools
 
 from tests.functional import backends
 from tests.functional.clients import server
+from tests.support import process
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -120,6 +120,7 @@ class KeystoneFixture(fixtures.Fixture):
         super().__init__()
         self.token_expiration = token_expiration
         self.proc = None
+        self.server = None
         self._admin_token = None
 
     def _setUp(self):
@@ -233,49 +234,26 @@ class KeystoneFixture(fixtures.Fixture):
 
     def _start(self):
         """Start gunicorn; True once Keystone answers, False if it died."""
-        log = open(self.log_path, 'a')
+        self.server = process.ServerProcess(
+            [os.path.join(BIN, 'gunicorn')], self.port, self.log_path,
+            'Keystone', cwd=self.dir, env=_clean_env(
+                HOME=self.dir, OS_KEYSTONE_CONFIG_FILES=self.config),
+            ready_path='/v3')
         try:
-            self.proc = subprocess.Popen(
-                [os.path.join(BIN, 'gunicorn')], stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.dir, env=_clean_env(
-                    HOME=self.dir, OS_KEYSTONE_CONFIG_FILES=self.config),
-                # Its own process group: cleanup reaches the workers too.
-                start_new_session=True)
+            self.server.start(START_TIMEOUT)
+        except process.ServerExited:
+            return False
+        except process.ServerStartError:
+            raise KeystoneError('Keystone did not answer within %ds:\n%s'
+                                % (START_TIMEOUT, self.output()))
         finally:
-            log.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                if http('GET', self.auth_url, timeout=2).status == 200:
-                    return True
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self._stop()
-        raise KeystoneError('Keystone did not answer within %ds:\n%s'
-                            % (START_TIMEOUT, self.output()))
+            self.proc = self.server.proc
+        return True
 
     def _stop(self):
-        if self.proc is None:
-            return
-        proc, self.proc = self.proc, None
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            # Whatever of the group outlived the master (a worker).
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(10)
+        """SIGTERM to the whole group, SIGKILL what is left after 10 s."""
+        if self.server is not None:
+            self.server.stop(signal.SIGTERM, timeout=10, group=True)
 
     def _create_identities(self):
         roles = {role['name']: role['id'] for role in
