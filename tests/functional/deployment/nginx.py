@@ -15,12 +15,12 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 import unittest
 
 import fixtures
 
 from tests.functional import backends
+from tests.support import process
 
 NGINX = 'nginx'
 START_TIMEOUT = 15
@@ -111,10 +111,7 @@ def make_certificate(directory, address='127.0.0.1'):
     return cert, key
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+free_port = process.free_port
 
 
 class Response:
@@ -137,6 +134,18 @@ def request(connection, method, path, headers=None, body=None):
                         response.read())
     finally:
         connection.close()
+
+
+class _NginxProcess(process.ServerProcess):
+    """nginx speaks TLS: accepting a connection is answering."""
+
+    def answers(self):
+        try:
+            with socket.create_connection(('127.0.0.1', self.port),
+                                          timeout=1):
+                return True
+        except OSError:
+            return False
 
 
 class NginxProxy(fixtures.Fixture):
@@ -178,48 +187,24 @@ class NginxProxy(fixtures.Fixture):
         """Start nginx; True once it accepts connections, False if it
         exited (its port was taken)."""
         config = self._write_config()
-        log = open(os.path.join(self.dir, 'stderr.log'), 'a')
+        self.server = _NginxProcess(
+            [nginx_binary(), '-p', self.dir + '/', '-c', config,
+             '-e', os.path.join(self.dir, 'error.log')], self.port,
+            os.path.join(self.dir, 'stderr.log'), 'nginx', cwd=self.dir)
         try:
-            self.proc = subprocess.Popen(
-                [nginx_binary(), '-p', self.dir + '/', '-c', config,
-                 '-e', os.path.join(self.dir, 'error.log')],
-                stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=self.dir,
-                start_new_session=True)
-        finally:
-            log.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.proc = None
-                return False
-            try:
-                with socket.create_connection(('127.0.0.1', self.port),
-                                              timeout=1):
-                    return True
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError('nginx did not listen within %ds:\n%s' % (
-            START_TIMEOUT, self.output()))
+            self.server.start(START_TIMEOUT)
+        except process.ServerExited:
+            return False
+        except process.ServerStartError:
+            raise RuntimeError('nginx did not listen within %ds:\n%s' % (
+                START_TIMEOUT, self.output()))
+        self.proc = self.server.proc
+        return True
 
     def _stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            # Its worker, should the master have gone first.
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
+        self.server.stop(signal.SIGTERM, timeout=10)
         self.proc = None
 
     def output(self):

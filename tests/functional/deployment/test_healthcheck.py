@@ -19,12 +19,10 @@ from nova_aggregates.api import proxy
 from nova_aggregates import service
 from tests.functional import backends
 from tests import fixtures as na_fixtures
+from tests.support import process
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+free_port = process.free_port
 
 
 def probe_threads():
