@@ -2,7 +2,6 @@
 clients are not serialized by one GIL), each with its own keep-alive
 connection, all started together, for a fixed duration."""
 
-import multiprocessing
 import queue as queue_lib
 import random
 import time
@@ -11,6 +10,7 @@ from benchmarks import stats
 from benchmarks.transport import BenchmarkError
 from benchmarks.transport import HTTPTransport
 from benchmarks import workload as wl
+from tests.support import concurrency
 
 
 #: Every list answer is checked; one in this many is also parsed in full
@@ -75,42 +75,21 @@ def measure(port, op, ids, expected_count, clients=8, duration=5.0,
     """Aggregate throughput of ``clients`` clients doing ``op`` ('show' of
     random ids whose aggregates hold ``expected_count`` hosts, or 'list' of
     ``expected_count`` aggregates) for ``duration`` seconds."""
-    # fork: cheap to start, and this process holds no threads or database
-    # connections at this point; spawn where fork does not exist.
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context('fork' if 'fork' in methods
-                                      else 'spawn')
-    ready, results = ctx.Queue(), ctx.Queue()
-    go = ctx.Event()
-    procs = [ctx.Process(target=_client, args=(
-        port, op, ids, expected_count, seed * 1000 + n, duration, ready, go,
-        results), daemon=True) for n in range(clients)]
-    for proc in procs:
-        proc.start()
     try:
-        for _ in procs:
-            if not ready.get(timeout=120):
-                break
-        go.set()
-        started = time.perf_counter()
-        latencies = []
-        errors = []
-        client_cpu = 0.0
-        for _ in procs:
-            kind, value = results.get(timeout=duration + 120)
-            if kind == 'ok':
-                latencies.extend(value[0])
-                client_cpu += value[1]
-            else:
-                errors.append(value)
-        wall = time.perf_counter() - started
+        items, wall = concurrency.processes_at_once(_client, [
+            (port, op, ids, expected_count, seed * 1000 + n, duration)
+            for n in range(clients)], result_timeout=duration + 120)
     except queue_lib.Empty:
         raise BenchmarkError('concurrent clients did not report in time')
-    finally:
-        for proc in procs:
-            proc.join(10)
-            if proc.is_alive():
-                proc.terminate()
+    latencies = []
+    errors = []
+    client_cpu = 0.0
+    for kind, value in items:
+        if kind == 'ok':
+            latencies.extend(value[0])
+            client_cpu += value[1]
+        else:
+            errors.append(value)
     if errors:
         raise BenchmarkError('concurrent %s: %s' % (op, errors[0]))
     summary = stats.summarize(latencies)
