@@ -23,7 +23,6 @@ every backend is a plain mixin class plus one subclass per backend, e.g.::
 import os
 import random
 import string
-import unittest
 
 import fixtures
 from oslo_db import exception as db_exc
@@ -34,18 +33,15 @@ import testtools
 from nova_aggregates import conf as na_conf
 from nova_aggregates.db import api as db_api
 from tests import fixtures as na_fixtures
+from tests.support import shared
 
 SQLITE = 'sqlite'
 POSTGRESQL = 'postgresql'
 MYSQL = 'mysql'
 ALL = (SQLITE, POSTGRESQL, MYSQL)
 
-REQUIRE_ENV = 'NOVA_AGGREGATES_REQUIRE_BACKENDS'
-
-
-def required_backends():
-    value = os.environ.get(REQUIRE_ENV, '')
-    return {name.strip().lower() for name in value.split(',') if name.strip()}
+REQUIRE_ENV = shared.REQUIRE_ENV
+required_backends = shared.required_backends
 
 
 def _ident():
@@ -119,18 +115,21 @@ class BackendTestCase(testtools.TestCase):
         self.database = self.use_backend_database(self.BACKEND)
 
     def use_backend_database(self, backend):
-        try:
-            check_available(backend)
-        except BackendUnavailable as exc:
-            reason = 'backend %s is not available (%s; start them with '\
-                'tools/setup-test-databases.sh, as root)' % (backend, exc)
-            if backend in required_backends():
-                self.fail('%s, and %s requires it' % (reason, REQUIRE_ENV))
-            self.skipTest(reason)
+        require(backend)
         return self.useFixture(BackendDatabase(backend))
 
 
-class SharedDatabaseTestCase(testtools.TestCase):
+def require(backend):
+    """Skip (or fail, when required) unless ``backend`` answers."""
+    try:
+        check_available(backend)
+    except BackendUnavailable as exc:
+        shared.unavailable(backend, 'backend %s is not available (%s; start '
+                           'them with tools/setup-test-databases.sh, as '
+                           'root)' % (backend, exc))
+
+
+class SharedDatabaseTestCase(shared.ClassFixturesTestCase):
     """One database on ``BACKEND`` for the whole class (``cls.database``),
     and whatever ``set_up_class`` starts with ``cls.use_class_fixture``:
     for tests that share costly servers.  Tests must not depend on each
@@ -140,45 +139,12 @@ class SharedDatabaseTestCase(testtools.TestCase):
     BACKEND = SQLITE
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls._class_fixtures = []
-        try:
-            try:
-                check_available(cls.BACKEND)
-            except BackendUnavailable as exc:
-                reason = ('backend %s is not available (%s; start them '
-                          'with tools/setup-test-databases.sh, as root)'
-                          % (cls.BACKEND, exc))
-                if cls.BACKEND in required_backends():
-                    raise RuntimeError('%s, and %s requires it' % (
-                        reason, REQUIRE_ENV))
-                raise unittest.SkipTest(reason)
-            cls.database = cls.use_class_fixture(BackendDatabase(cls.BACKEND))
-            cls.set_up_class()
-        except BaseException:
-            cls.tearDownClass()
-            raise
+    def check_available(cls):
+        require(cls.BACKEND)
 
     @classmethod
-    def set_up_class(cls):
-        pass
-
-    @classmethod
-    def use_class_fixture(cls, fixture):
-        try:
-            fixture.setUp()
-        except BaseException:
-            fixture.cleanUp()
-            raise
-        cls._class_fixtures.append(fixture)
-        return fixture
-
-    @classmethod
-    def tearDownClass(cls):
-        while cls._class_fixtures:
-            cls._class_fixtures.pop().cleanUp()
-        super().tearDownClass()
+    def prepare_class(cls):
+        cls.database = cls.use_class_fixture(BackendDatabase(cls.BACKEND))
 
 
 class SQLiteTestCase(BackendTestCase):

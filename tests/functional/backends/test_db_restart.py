@@ -30,6 +30,7 @@ from nova_aggregates.db import migration
 from nova_aggregates import service
 from tests.functional import backends
 from tests.functional.backends import servers
+from tests.support import shared
 
 CLIENTS = 3
 UNAVAILABLE = {'serviceUnavailable': {
@@ -92,9 +93,8 @@ class TestDatabaseRestart(testtools.TestCase):
         try:
             self.pg = self.useFixture(servers.PrivatePostgreSQL())
         except servers.PostgreSQLUnavailable as exc:
-            if backends.POSTGRESQL in backends.required_backends():
-                self.fail('cannot run a private PostgreSQL server: %s' % exc)
-            self.skipTest('cannot run a private PostgreSQL server: %s' % exc)
+            shared.unavailable(backends.POSTGRESQL, 'cannot run a private '
+                               'PostgreSQL server: %s' % exc)
         admin = sa.create_engine(self.pg.url, poolclass=sa.pool.NullPool,
                                  isolation_level='AUTOCOMMIT')
         with admin.connect() as conn:

@@ -15,12 +15,11 @@ import signal
 import socket
 import ssl
 import subprocess
-import unittest
 
 import fixtures
 
-from tests.functional import backends
 from tests.support import process
+from tests.support import shared
 
 NGINX = 'nginx'
 START_TIMEOUT = 15
@@ -83,13 +82,13 @@ def nginx_binary():
     return shutil.which(NGINX) or os.path.join('/usr/sbin', NGINX)
 
 
-def skip_or_fail(reason):
-    """Skip (in setUp or setUpClass) for ``reason``; fail instead when the
-    environment requires nginx."""
-    if NGINX in backends.required_backends():
-        raise AssertionError('%s, and %s requires nginx' % (
-            reason, backends.REQUIRE_ENV))
-    raise unittest.SkipTest(reason)
+def require():
+    """Skip (or fail, when the environment requires nginx) unless nginx and
+    openssl are installed."""
+    try:
+        check_available()
+    except Unavailable as exc:
+        shared.unavailable(NGINX, str(exc))
 
 
 def make_certificate(directory, address='127.0.0.1'):

@@ -16,15 +16,14 @@ import json
 import os
 import signal
 import time
-import unittest
 
 import fixtures
-import testtools
 
 from tests.functional import backends
 from tests.functional.backends import servers as backend_servers
 from tests.functional.clients import server as api_server
 from tests.functional.deployment import nginx
+from tests.support import shared
 
 TOKEN = {'X-Auth-Token': 'admin:admin'}
 JSON = {'Content-Type': 'application/json'}
@@ -46,44 +45,14 @@ def hrefs(document):
             yield from hrefs(item)
 
 
-class ClassFixturesTestCase(testtools.TestCase):
+class ClassFixturesTestCase(shared.ClassFixturesTestCase):
     """Servers shared by the tests of a class (they start in seconds, the
-    tests take milliseconds); ``set_up_class`` starts them with
-    ``use_class_fixture``, which stops them after the last test."""
+    tests take milliseconds); ``set_up_class`` starts them with ``start``
+    or ``use_class_fixture``, which stops them after the last test."""
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls._class_fixtures = []
-        try:
-            try:
-                nginx.check_available()
-            except nginx.Unavailable as exc:
-                nginx.skip_or_fail(str(exc))
-            cls.set_up_class()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def set_up_class(cls):
-        pass
-
-    @classmethod
-    def use_class_fixture(cls, fixture):
-        try:
-            fixture.setUp()
-        except BaseException:
-            fixture.cleanUp()
-            raise
-        cls._class_fixtures.append(fixture)
-        return fixture
-
-    @classmethod
-    def tearDownClass(cls):
-        while cls._class_fixtures:
-            cls._class_fixtures.pop().cleanUp()
-        super().tearDownClass()
+    def check_available(cls):
+        nginx.require()
 
     @classmethod
     def start(cls, sections=None):
@@ -332,10 +301,8 @@ class TestDatabaseGoesAway(ClassFixturesTestCase):
             cls.pg = cls.use_class_fixture(
                 backend_servers.PrivatePostgreSQL())
         except backend_servers.PostgreSQLUnavailable as exc:
-            reason = 'cannot run a private PostgreSQL server: %s' % exc
-            if backends.POSTGRESQL in backends.required_backends():
-                raise AssertionError(reason)
-            raise unittest.SkipTest(reason)
+            shared.unavailable(backends.POSTGRESQL, 'cannot run a private '
+                               'PostgreSQL server: %s' % exc)
         cls.server, cls.proxy = cls.start({
             'oslo_middleware': {'enable_proxy_headers_parsing': 'true'},
             'database': {'connection': cls.pg.url, 'max_retries': 2,

@@ -24,16 +24,14 @@ import json
 import os
 import signal
 import subprocess
-import unittest
 import urllib.error
 import urllib.request
 
 import fixtures
-import testtools
 
-from tests.functional import backends
 from tests.functional.clients import server
 from tests.support import process
+from tests.support import shared
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -369,7 +367,7 @@ class KeystoneFixture(fixtures.Fixture):
         }
 
 
-class KeystoneTestCase(testtools.TestCase):
+class KeystoneTestCase(shared.ClassFixturesTestCase):
     """One Keystone (``cls.keystone``) and one nova-aggregates-api behind
     auth_token (``cls.api``, fake driver) for the whole class; whatever
     ``set_up_class`` adds with ``use_class_fixture``.  Tests must not depend
@@ -378,41 +376,17 @@ class KeystoneTestCase(testtools.TestCase):
     TOKEN_EXPIRATION = 3600
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls._class_fixtures = []
-        try:
-            problem = venv_problem()
-            if problem:
-                if REQUIRED_NAME in backends.required_backends():
-                    raise RuntimeError('%s, and %s requires it' % (
-                        problem, backends.REQUIRE_ENV))
-                raise unittest.SkipTest(problem)
-            cls.keystone = cls.use_class_fixture(KeystoneFixture(
-                token_expiration=cls.TOKEN_EXPIRATION))
-            cls.api = cls.use_class_fixture(server.APIServerFixture(
-                driver='fake', sections={
-                    'api': {'auth_strategy': 'keystone'},
-                    'keystone_authtoken': cls.keystone.authtoken_options(),
-                }))
-            cls.set_up_class()
-        except BaseException:
-            cls.tearDownClass()
-            raise
+    def check_available(cls):
+        problem = venv_problem()
+        if problem:
+            shared.unavailable(REQUIRED_NAME, problem)
 
     @classmethod
-    def set_up_class(cls):
-        pass
-
-    @classmethod
-    def use_class_fixture(cls, fixture):
-        # A fixture whose set-up fails has cleaned up after itself.
-        fixture.setUp()
-        cls._class_fixtures.append(fixture)
-        return fixture
-
-    @classmethod
-    def tearDownClass(cls):
-        while cls._class_fixtures:
-            cls._class_fixtures.pop().cleanUp()
-        super().tearDownClass()
+    def prepare_class(cls):
+        cls.keystone = cls.use_class_fixture(KeystoneFixture(
+            token_expiration=cls.TOKEN_EXPIRATION))
+        cls.api = cls.use_class_fixture(server.APIServerFixture(
+            driver='fake', sections={
+                'api': {'auth_strategy': 'keystone'},
+                'keystone_authtoken': cls.keystone.authtoken_options(),
+            }))
