@@ -68,6 +68,13 @@ class SimulatorTestCase(testtools.TestCase):
         self.assertEqual(code, exc.details[0], exc.details)
         return exc.details
 
+    def assertJoinFails(self, code, session, master='127.0.0.11',
+                        password=PASSWORD):
+        """``pool.join`` of ``session``'s host to ``master`` fails with
+        ``code``; the failure's details."""
+        return self.assertFailure(code, session.xenapi.pool.join, master,
+                                  USER, password)
+
     def wait_for(self, predicate, timeout=5.0, interval=0.01):
         deadline = time.monotonic() + timeout
         while True:

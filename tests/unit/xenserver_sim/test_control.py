@@ -90,13 +90,8 @@ class TestControlEndpoint(base.SimulatorTestCase):
         session = self.session('xenhost2')
         vm = session.xenapi.VM.get_by_uuid(body['uuid'])
         self.assertEqual('Running', session.xenapi.VM.get_power_state(vm))
-        self.assertFailure(
-            'POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        self.assertJoinFails(
+            'POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS', session)
 
     def test_password_config_calls_logins(self):
         self.admin('POST', '/hosts/xenhost1/password', {'password': 'new'})

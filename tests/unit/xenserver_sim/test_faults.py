@@ -19,13 +19,8 @@ class TestInjectedReplies(base.SimulatorTestCase):
         self.fleet.inject(
             'pool.join', error=['POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS']
         )
-        details = self.assertFailure(
-            'POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        details = self.assertJoinFails(
+            'POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS', session)
         self.assertEqual(
             ['POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS'], details
         )
@@ -200,13 +195,8 @@ class TestJoinFaults(base.SimulatorTestCase):
         self.fleet.add_vm('xenhost2')
         self.fleet.inject('pool.join', action='half_done_join')
         session = self.session('xenhost2')
-        self.assertFailure(
-            'POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        self.assertJoinFails(
+            'POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS', session)
 
     def test_late_join(self):
         session = self.session('xenhost2')

@@ -87,35 +87,19 @@ class TestJoin(JoinMixin, base.SimulatorTestCase):
         session = self.session('xenhost2')
         self.assertEqual(
             ['POOL_JOINING_HOST_CONNECTION_FAILED'],
-            self.assertFailure(
-                'POOL_JOINING_HOST_CONNECTION_FAILED',
-                session.xenapi.pool.join,
-                '192.0.2.1',
-                base.USER,
-                base.PASSWORD,
-            ),
+            self.assertJoinFails(
+                'POOL_JOINING_HOST_CONNECTION_FAILED', session, '192.0.2.1'),
         )
 
     def test_master_down(self):
         self.fleet.stop_host('xenhost1')
         session = self.session('xenhost2')
-        self.assertFailure(
-            'POOL_JOINING_HOST_CONNECTION_FAILED',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        self.assertJoinFails('POOL_JOINING_HOST_CONNECTION_FAILED', session)
 
     def test_wrong_master_credentials(self):
         session = self.session('xenhost2')
-        details = self.assertFailure(
-            'SESSION_AUTHENTICATION_FAILED',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            'wrong',
-        )
+        details = self.assertJoinFails(
+            'SESSION_AUTHENTICATION_FAILED', session, password='wrong')
         self.assertEqual(
             [
                 'SESSION_AUTHENTICATION_FAILED',
@@ -129,13 +113,7 @@ class TestJoin(JoinMixin, base.SimulatorTestCase):
         self.join('xenhost2', 'xenhost1')
         self.fleet.set_password('xenhost1', 'rotated')
         session = self.session('xenhost3')
-        self.assertFailure(
-            'SESSION_AUTHENTICATION_FAILED',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        self.assertJoinFails('SESSION_AUTHENTICATION_FAILED', session)
         session.xenapi.pool.join('127.0.0.11', base.USER, 'rotated')
         self.assertEqual(3, len(self.fleet.pool_of('xenhost1')['members']))
 
@@ -143,36 +121,18 @@ class TestJoin(JoinMixin, base.SimulatorTestCase):
         self.join('xenhost2', 'xenhost1')
         self.fleet.settle()
         session = self.session('xenhost3')
-        details = self.assertFailure(
-            'HOST_IS_SLAVE',
-            session.xenapi.pool.join,
-            '127.0.0.12',
-            base.USER,
-            base.PASSWORD,
-        )
+        details = self.assertJoinFails('HOST_IS_SLAVE', session, '127.0.0.12')
         self.assertEqual(['HOST_IS_SLAVE', '127.0.0.11'], details)
 
     def test_join_itself(self):
         session = self.session('xenhost1')
-        details = self.assertFailure(
-            'OPERATION_NOT_ALLOWED',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        details = self.assertJoinFails('OPERATION_NOT_ALLOWED', session)
         self.assertEqual(
             ['OPERATION_NOT_ALLOWED', 'Host cannot become slave of itself'],
             details,
         )
         self.join('xenhost2', 'xenhost1')
-        details = self.assertFailure(
-            'OPERATION_NOT_ALLOWED',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        details = self.assertJoinFails('OPERATION_NOT_ALLOWED', session)
         self.assertEqual(
             ['OPERATION_NOT_ALLOWED', 'Host is already part of a pool'],
             details,
@@ -181,24 +141,15 @@ class TestJoin(JoinMixin, base.SimulatorTestCase):
     def test_joiner_has_members(self):
         self.join('xenhost2', 'xenhost1')
         session = self.session('xenhost1')
-        self.assertFailure(
-            'POOL_JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS',
-            session.xenapi.pool.join,
-            '127.0.0.13',
-            base.USER,
-            base.PASSWORD,
-        )
+        self.assertJoinFails(
+            'POOL_JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS', session,
+            '127.0.0.13')
 
     def test_joiner_has_running_vms(self):
         self.fleet.add_vm('xenhost2', 'guest')
         session = self.session('xenhost2')
-        self.assertFailure(
-            'POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        self.assertJoinFails(
+            'POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS', session)
         # A halted guest does not count; shutting it down lets the join
         # through.
         vm = session.xenapi.VM.get_by_name_label('guest')[0]
@@ -225,25 +176,14 @@ class TestJoin(JoinMixin, base.SimulatorTestCase):
     def test_api_version_mismatch(self):
         self.fleet.configure_host('xenhost2', api_version='2.21')
         session = self.session('xenhost2')
-        details = self.assertFailure(
-            'POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        details = self.assertJoinFails(
+            'POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION', session)
         self.assertEqual(['2.21', '2.20'], details[1:])
 
     def test_cpu_vendor_differs_only_plain_join_refuses(self):
         self.fleet.configure_host('xenhost2', cpu_vendor='AuthenticAMD')
         session = self.session('xenhost2')
-        details = self.assertFailure(
-            'POOL_HOSTS_NOT_HOMOGENEOUS',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        details = self.assertJoinFails('POOL_HOSTS_NOT_HOMOGENEOUS', session)
         self.assertEqual(
             ['POOL_HOSTS_NOT_HOMOGENEOUS', 'CPUs differ'], details
         )
@@ -258,25 +198,14 @@ class TestJoin(JoinMixin, base.SimulatorTestCase):
             'xenhost2', software_version={'build_number': 'other'}
         )
         session = self.session('xenhost2')
-        details = self.assertFailure(
-            'POOL_HOSTS_NOT_HOMOGENEOUS',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        details = self.assertJoinFails('POOL_HOSTS_NOT_HOMOGENEOUS', session)
         self.assertEqual('Software version differs', details[1])
 
     def test_shared_sr(self):
         self.fleet.configure_host('xenhost2', shared_sr=True)
         session = self.session('xenhost2')
-        self.assertFailure(
-            'POOL_JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS',
-            session.xenapi.pool.join,
-            '127.0.0.11',
-            base.USER,
-            base.PASSWORD,
-        )
+        self.assertJoinFails(
+            'POOL_JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS', session)
 
     def test_refused_join_changes_nothing(self):
         self.fleet.add_vm('xenhost2')
