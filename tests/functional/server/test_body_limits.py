@@ -255,22 +255,28 @@ class BodyLimitTests(testtools.TestCase):
 
     # -- slow clients --------------------------------------------------------
 
-    def test_body_trickled_a_byte_a_second(self):
+    def trickled(self, start, rest, interval):
+        """Send ``start``, then ``rest`` slowly; check that the server
+        serves others meanwhile; the answer the slow client got."""
         sock = wire.connect(self.port)
         self.addCleanup(sock.close)
         started = time.monotonic()
-        sock.sendall(wire.head('POST', '/v2.1/os-aggregates', (JSON,),
-                               length=1000))
-        trickle = _Trickle(sock, json_body(1000), interval=1.0)
+        sock.sendall(start)
+        trickle = _Trickle(sock, rest, interval=interval)
         self.addCleanup(trickle.stop.set)
         trickle.start()
-        # Meanwhile, the server serves.
         time.sleep(0.5)
         status, _ = self.server.get_json('/v2.1/os-aggregates')
         self.assertEqual(200, status)
         answer = wire.read_answer(sock, timeout=DEADLINE + SLACK + 5,
                                   started=started)
         trickle.stop.set()
+        return answer
+
+    def test_body_trickled_a_byte_a_second(self):
+        answer = self.trickled(
+            wire.head('POST', '/v2.1/os-aggregates', (JSON,), length=1000),
+            json_body(1000), interval=1.0)
         self.assertNotEqual(wire.OPEN, answer.ended, answer)
         if answer.status is not None:
             self.assertEqual(408, answer.status, answer)
@@ -284,19 +290,9 @@ class BodyLimitTests(testtools.TestCase):
         self.assertServing()
 
     def test_slowloris_headers(self):
-        sock = wire.connect(self.port)
-        self.addCleanup(sock.close)
-        started = time.monotonic()
-        sock.sendall(b'GET /v2.1/os-aggregates HTTP/1.1\r\nHost: x\r\n')
-        trickle = _Trickle(sock, b'X-Slow: ' + b'z' * 100, interval=0.5)
-        self.addCleanup(trickle.stop.set)
-        trickle.start()
-        time.sleep(0.5)
-        status, _ = self.server.get_json('/v2.1/os-aggregates')
-        self.assertEqual(200, status)
-        answer = wire.read_answer(sock, timeout=DEADLINE + SLACK + 5,
-                                  started=started)
-        trickle.stop.set()
+        answer = self.trickled(
+            b'GET /v2.1/os-aggregates HTTP/1.1\r\nHost: x\r\n',
+            b'X-Slow: ' + b'z' * 100, interval=0.5)
         # Closed without an answer: there was no request yet.
         self.assertIn(answer.ended, (wire.EOF, wire.RESET), answer)
         self.assertIsNone(answer.status, answer)
