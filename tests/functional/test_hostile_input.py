@@ -38,6 +38,7 @@ from nova_aggregates import service
 from tests.functional import backends
 from tests.functional.backends import servers
 from tests import fixtures as na_fixtures
+from tests.support.http import chunked
 
 TEN_MB = 10 * 1024 * 1024
 ADMIN = 'admin:admin'
@@ -119,14 +120,6 @@ def http_request(method, path, headers=(), body=b'', close=True):
     if close:
         lines.append('Connection: close')
     return '\r\n'.join(lines).encode('latin-1') + b'\r\n\r\n' + body
-
-
-def chunked(body, size=65536):
-    out = []
-    for offset in range(0, len(body), size):
-        piece = body[offset:offset + size]
-        out.append(b'%x\r\n%s\r\n' % (len(piece), piece))
-    return b''.join(out) + b'0\r\n\r\n'
 
 
 def ten_thousand_keys():

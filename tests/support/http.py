@@ -62,3 +62,13 @@ def answers(port, path='/', timeout=2, status=200):
     except (OSError, http.client.HTTPException):
         return False
     return status is None or response.status == status
+
+
+def chunked(body, size=65536):
+    """``body`` in HTTP/1.1 chunked transfer coding, ``size`` bytes a
+    chunk."""
+    pieces = []
+    for offset in range(0, len(body), size):
+        piece = body[offset:offset + size]
+        pieces.append(b'%x\r\n%s\r\n' % (len(piece), piece))
+    return b''.join(pieces) + b'0\r\n\r\n'

@@ -24,6 +24,7 @@ from testtools import content
 
 from tests.functional.clients import server as srv
 from tests.functional.server import wire
+from tests.support import http as support_http
 
 LIMIT = 114688  # [api] max_request_body_size default
 CAP = 16 * 1024 * 1024  # [api] max_discard_body_size default
@@ -191,7 +192,7 @@ class BodyLimitTests(testtools.TestCase):
         body = json_body(TEN_MB)
         answer = wire.exchange(self.port, wire.head(
             'POST', '/v2.1/os-aggregates', (JSON,), chunked=True) +
-            wire.chunked(body))
+            support_http.chunked(body))
         self.assertOverLimit(answer)
         # requests sends a generator chunked.
         pieces = (body[i:i + 65536] for i in range(0, len(body), 65536))

@@ -62,14 +62,6 @@ def head(method, path, headers=(), length=None, chunked=False, close=False,
     return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
 
 
-def chunked(body, size=65536):
-    pieces = []
-    for offset in range(0, len(body), size):
-        piece = body[offset:offset + size]
-        pieces.append(b'%x\r\n%s\r\n' % (len(piece), piece))
-    return b''.join(pieces) + b'0\r\n\r\n'
-
-
 def read_answer(sock, timeout=10, started=None):
     """Read until the server closes (or resets) the connection, or nothing
     more arrived for ``timeout`` seconds."""
