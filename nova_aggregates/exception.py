@@ -122,6 +122,11 @@ class InvalidHypervisorURL(Invalid):
                'http:// or https:// URL, e.g. https://10.0.0.5/.')
 
 
+class HostInventoryUnavailable(ServiceUnavailable):
+    msg_fmt = ('The compute hosts of the compute API behind this service '
+               'cannot be listed: %(reason)s')
+
+
 class ComputeHostInUse(Conflict):
     msg_fmt = ('Compute host %(host)s is in aggregates %(aggregates)s; remove '
                'it from them first.')
@@ -171,6 +176,10 @@ class PoolOperationRefused(Conflict):
 
 class DriverNotFound(AggregatesException):
     msg_fmt = 'No compute driver named %(name)s is installed.'
+
+
+class ConfigurationError(AggregatesException):
+    msg_fmt = 'nova-aggregates configuration: %(reason)s'
 
 
 class ExtensionError(AggregatesException):

@@ -3,6 +3,7 @@ per process (the AggregateManager with its driver, compute host
 registration, crash recovery), shared by every pipeline that paste
 builds."""
 
+import os
 import threading
 
 from nova_aggregates.aggregates import compute_hosts
@@ -11,12 +12,14 @@ from nova_aggregates.aggregates import recovery
 from nova_aggregates import conf as na_conf
 from nova_aggregates import context
 from nova_aggregates.db import api as db_api
+from nova_aggregates import exception
 
 
 class Services:
     def __init__(self, conf):
         self.conf = conf
-        self.aggregates = aggregate_manager.AggregateManager(conf)
+        self.aggregates = aggregate_manager.AggregateManager(
+            conf, inventory=compute_hosts.inventory(conf))
         self.compute_hosts = compute_hosts.ComputeHosts(conf)
         self.recovery = recovery.Recovery(self.aggregates)
 
@@ -33,14 +36,37 @@ _lock = threading.Lock()
 _services = None
 
 
-def load_config(config_files):
-    """Parse our configuration unless this process already did (the API
-    command and the WSGI module do; a foreign paste pipeline may not)."""
+def load_config(config_files, source='config_file'):
+    """Our configuration object, parsed from ``config_files`` unless this
+    process already parsed it (the API command and the WSGI module do; in
+    another service's process the ``extensions`` filter asks for it).
+
+    ``source`` names where the files were given, for the errors: no file,
+    a file that does not exist, or other files than those this process
+    already read (one process has one nova-aggregates configuration).
+    """
     conf = na_conf.CONF
+    wanted = [os.path.abspath(path) for path in config_files]
     if getattr(conf, '_namespace', None) is not None:
+        loaded = [os.path.abspath(path) for path in conf.config_file or ()]
+        if wanted and wanted != loaded:
+            raise exception.ConfigurationError(reason=(
+                '%s names %s, but this process already loaded %s' % (
+                    source, ', '.join(wanted),
+                    ', '.join(loaded) or 'no configuration file')))
         return conf
+    if not wanted:
+        raise exception.ConfigurationError(reason=(
+            'no configuration file given: set the paste option config_file '
+            'of the extensions filter, or the NOVA_AGGREGATES_CONFIG_FILES '
+            'environment variable (comma-separated paths)'))
+    missing = [path for path in wanted if not os.path.isfile(path)]
+    if missing:
+        raise exception.ConfigurationError(reason=(
+            'configuration file %s (from %s) does not exist or is not a '
+            'file' % (', '.join(missing), source)))
     argv = []
-    for path in config_files:
+    for path in wanted:
         argv.extend(['--config-file', path])
     conf(argv, project='nova-aggregates', default_config_files=[])
     return conf

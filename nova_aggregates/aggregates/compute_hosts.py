@@ -1,7 +1,15 @@
 """Compute host registration: the hosts aggregates may hold, each with the
 availability zone it defaults to and the hypervisor URL pool operations
-reach it at (doc/api-ref.md "Host inventory")."""
+reach it at (doc/api-ref.md "Host inventory").
 
+Where the hosts come from is ``[compute] host_source``: our registry
+(``local``: ``LocalInventory``), or the compute API behind the
+``extensions`` filter (``host_app``: ``HostAppInventory``), whose
+nova-compute services are the hosts, so that nothing is registered twice.
+"""
+
+import threading
+import time
 import urllib.parse
 
 from nova_aggregates.db import api as db
@@ -61,3 +69,64 @@ def check_hypervisor_url(url):
             % (parts.scheme or ''))
     if not parts.hostname:
         raise exception.InvalidHypervisorURL(url=url, reason='no host')
+
+
+class LocalInventory:
+    """``host_source = local``: a host may join once registered; the
+    registry's row lock (``db.lock_hosts``) is the check."""
+
+    def check_known(self, context, host):
+        pass
+
+
+class HostAppInventory:
+    """``host_source = host_app``: the hosts are the nova-compute services of
+    the application behind the filter.
+
+    The API layer gives each request's context ``host_app_services``, a
+    callable asking that application (with the caller's identity) for its
+    compute services; the answer is reused for ``[compute]
+    host_app_cache_time`` seconds.  A host it lists is added to our registry
+    the first time it joins an aggregate (a row without a hypervisor URL):
+    the registry's row locks keep the membership rules race-free, and a
+    pool driver's hypervisor URL is still set there.
+    """
+
+    def __init__(self, conf, clock=time.monotonic):
+        self.ttl = conf.compute.host_app_cache_time
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._names = None
+        self._expires = 0.0
+
+    def hosts(self, context):
+        """The names of the application's compute hosts."""
+        with self._lock:
+            if self._names is not None and self.clock() < self._expires:
+                return self._names
+        fetch = getattr(context, 'host_app_services', None)
+        if fetch is None:
+            raise exception.HostInventoryUnavailable(
+                reason='[compute] host_source = host_app needs the '
+                       'extensions paste filter in front of a compute API')
+        names = frozenset(service['host'] for service in fetch()
+                          if service.get('host'))
+        with self._lock:
+            self._names = names
+            self._expires = self.clock() + self.ttl
+        return names
+
+    def check_known(self, context, host):
+        if host not in self.hosts(context):
+            raise exception.ComputeHostNotFound(host=host)
+        try:
+            db.compute_host_create(context, host)
+        except exception.ComputeHostExists:
+            pass
+
+
+def inventory(conf):
+    """The inventory ``[compute] host_source`` names."""
+    if conf.compute.host_source == 'host_app':
+        return HostAppInventory(conf)
+    return LocalInventory()

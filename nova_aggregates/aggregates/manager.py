@@ -19,6 +19,7 @@ of pool operations is ``recovery.Recovery``.
 """
 
 from nova_aggregates import constants
+from nova_aggregates.aggregates import compute_hosts
 from nova_aggregates.aggregates import pool_operation
 from nova_aggregates.db import api as db
 from nova_aggregates import exception
@@ -29,8 +30,11 @@ _UNSET = object()
 
 class AggregateManager:
 
-    def __init__(self, conf, driver=None):
+    def __init__(self, conf, driver=None, inventory=None):
         self.conf = conf
+        #: Where joining hosts must be known (``compute_hosts.inventory``).
+        self.inventory = inventory if inventory is not None else \
+            compute_hosts.LocalInventory()
         self.driver = driver if driver is not None else \
             virt_driver.load_driver(conf)
         self.pools = pool_operation.Pools(self.driver)
@@ -211,6 +215,7 @@ class AggregateManager:
     # -- membership -----------------------------------------------------------
 
     def add_host(self, context, aggregate_id, host):
+        self.inventory.check_known(context, host)
         agg, operation = self._add_host_begin(context, aggregate_id, host)
         if operation is None:
             return self._present(agg)

@@ -52,7 +52,8 @@ class _AuthFilter:
         environ[wsgi.ENVIRON_CONTEXT] = ctx_or_message
         return self.application(environ, start_response)
 
-    def authenticate(self, environ):
+    @staticmethod
+    def authenticate(environ):
         """A RequestContext, or the message of a 401."""
         raise NotImplementedError()
 
@@ -72,7 +73,8 @@ class NoAuth2(_AuthFilter):
     embedded setup only.
     """
 
-    def authenticate(self, environ):
+    @staticmethod
+    def authenticate(environ):
         token = environ.get('HTTP_X_AUTH_TOKEN', '').strip()
         if not token:
             return ('Authentication required: send X-Auth-Token '
@@ -99,7 +101,8 @@ class KeystoneContext(_AuthFilter):
     misconfigured pipeline is logged: headers alone never grant anything.
     """
 
-    def authenticate(self, environ):
+    @staticmethod
+    def authenticate(environ):
         if AUTH_TOKEN_ENVIRON not in environ:
             LOG.error(
                 'keystonecontext refused a request to %(surface)s (request '
@@ -121,6 +124,17 @@ class KeystoneContext(_AuthFilter):
                  (environ.get('HTTP_X_ROLES') or '').split(',') if r.strip()]
         return _new_context(environ, user_id=user, project_id=project,
                             roles=roles, is_admin='admin' in roles)
+
+
+_STRATEGIES = {'noauth2': NoAuth2, 'keystone': KeystoneContext}
+
+
+def authenticate(strategy, environ):
+    """The caller of a request as the filter of ``[api] auth_strategy``
+    ``strategy`` sees it: a RequestContext, or the message of a 401.  The
+    ``extensions`` filter authenticates the requests to its own resources
+    this way, and only those."""
+    return _STRATEGIES[strategy].authenticate(environ)
 
 
 #: Set on the environ by the application auth_token calls: a response

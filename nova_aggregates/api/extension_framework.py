@@ -93,6 +93,20 @@ class ExtensionManager:
         self.extensions[descriptor.alias] = descriptor
         LOG.debug('Loaded extension %s', descriptor.alias)
 
+    def subset(self, aliases):
+        """A manager of only the extensions ``aliases`` names (in that
+        order); ExtensionError for an alias none of ours has."""
+        chosen = ExtensionManager(paths=())
+        for alias in aliases:
+            descriptor = self.extensions.get(alias)
+            if descriptor is None:
+                raise exception.ExtensionError(
+                    name=alias, reason='no loaded extension has this alias '
+                    '(loaded: %s)' % ', '.join(self.extensions))
+            if alias not in chosen.extensions:
+                chosen.register(descriptor)
+        return chosen
+
     def get_resources(self, services):
         resources = []
         for descriptor in self.extensions.values():
@@ -115,11 +129,7 @@ class ExtensionsController:
         policy.authorize(req.context, host_rules.EXTENSIONS)
         exts = list(self.ext_mgr.extensions.values())
         if req.wants_xml:
-            root = ElementTree.Element('extensions',
-                                       {'xmlns:atom': ATOM_NAMESPACE})
-            for ext in exts:
-                root.append(self._xml_extension(ext))
-            return _xml_response(root)
+            return self.xml_listing(self.xml_extension(ext) for ext in exts)
         return {'extensions': [ext.to_dict() for ext in exts]}
 
     def show(self, req, alias):
@@ -129,13 +139,21 @@ class ExtensionsController:
             raise faults.APIError(404, 'Extension %s could not be found.'
                                   % wsgi.printable_for_message(alias))
         if req.wants_xml:
-            root = self._xml_extension(ext)
+            root = self.xml_extension(ext)
             root.set('xmlns:atom', ATOM_NAMESPACE)
             return _xml_response(root)
         return {'extension': ext.to_dict()}
 
     @staticmethod
-    def _xml_extension(ext):
+    def xml_listing(elements):
+        """An XML listing response of ``<extension>`` elements."""
+        root = ElementTree.Element('extensions',
+                                   {'xmlns:atom': ATOM_NAMESPACE})
+        root.extend(elements)
+        return _xml_response(root)
+
+    @staticmethod
+    def xml_extension(ext):
         node = ElementTree.Element('extension', {
             'name': ext.name, 'namespace': ext.namespace,
             'alias': ext.alias, 'updated': ext.updated})

@@ -3,6 +3,13 @@
 ``OpenStack-API-Version: compute X.Y`` or ``X-OpenStack-Nova-API-Version:
 X.Y`` (``latest`` allowed) pick the version; without either it is 2.1.  Every
 response of the surface, faults included, names the version it used.
+
+In front of another compute API (the ``extensions`` filter), the versions
+accepted for our resources reach that application's maximum (clients
+negotiate against its version document: the openstack CLI asks 2.81 and
+more for aggregates).  The request is then served with the semantics of the
+highest version we implement that is not above it (``semantics``), and the
+version asked for is the one echoed.
 """
 
 import re
@@ -37,8 +44,11 @@ def _requested(headers):
     return headers.get('X-OpenStack-Nova-API-Version')
 
 
-def parse(headers):
-    """Return the version tuple, or raise faults.APIError (400/406).
+def parse(headers, ceiling=None):
+    """Return the version tuple asked for, or raise faults.APIError
+    (400/406).  ``ceiling`` (a callable) gives the highest version accepted
+    when it is not ours; it is called only for ``latest`` or a version
+    above ours.
 
     A 406 echoes the version that was asked for (well formed, out of
     range); a 400 echoes none: no response names a version it did not
@@ -49,36 +59,45 @@ def parse(headers):
         return MIN_VERSION
     text = text.strip()
     if text.lower() == 'latest':
-        return MAX_VERSION
+        return ceiling() if ceiling else MAX_VERSION
     match = _VERSION_RE.match(text)
     if not match:
         raise faults.APIError(
             400, 'API version string %s is not valid; use the form X.Y or '
                  '"latest".' % wsgi.printable_for_message(text))
     version = (int(match.group(1)), int(match.group(2)))
-    if not MIN_VERSION <= version <= MAX_VERSION:
+    max_version = ceiling() if ceiling and version > MAX_VERSION \
+        else MAX_VERSION
+    if not MIN_VERSION <= version <= max_version:
         raise faults.APIError(
             406, 'Version %s is not supported by the API. Minimum is %s and '
                  'maximum is %s.' % (to_string(version),
                                      to_string(MIN_VERSION),
-                                     to_string(MAX_VERSION)),
+                                     to_string(max_version)),
             headers=dict(echo_headers(version)))
     return version
 
 
-def negotiate(environ):
+def semantics(version):
+    """The version whose behaviour serves a request for ``version``: the
+    highest we implement that is not above it."""
+    return min(version, MAX_VERSION)
+
+
+def negotiate(environ, ceiling=None):
     """Pick the version of a v2.1 request, once per pipeline.
 
-    Returns the version when this call picked it (the caller echoes it on
-    the response), ``None`` when a layer outside already had (that layer
-    echoes it).  Raises ``faults.APIError`` for a refused header, as
-    ``parse``.
+    ``ceiling`` as for ``parse`` (default: ours is the highest); handlers see
+    ``semantics`` of the request's version.  Returns the version asked for
+    when this call picked it (the caller echoes it on the response),
+    ``None`` when a layer outside already had (that layer echoes it).
+    Raises ``faults.APIError`` for a refused header, as ``parse``.
     """
     if wsgi.ENVIRON_VERSION in environ:
         return None
-    version = parse(webob.headers.EnvironHeaders(environ))
-    environ[wsgi.ENVIRON_VERSION] = version
-    return version
+    requested = parse(webob.headers.EnvironHeaders(environ), ceiling)
+    environ[wsgi.ENVIRON_VERSION] = semantics(requested)
+    return requested
 
 
 def echo_headers(version):

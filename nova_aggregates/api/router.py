@@ -140,16 +140,17 @@ class APIRouter:
         controller, methods = self._handlers[int(match.pop('handler'))]
         return Route(controller, methods, match)
 
-    def respond(self, req, route, dispatch=None):
+    def respond(self, req, route, dispatch=None, ceiling=None):
         """Answer ``req`` for ``route``; ``dispatch`` (default
         ``self.dispatch``) is called with the request, the route and the
-        action once the checks passed."""
+        action once the checks passed.  ``ceiling``: a callable giving the
+        highest microversion accepted, when not ours (``microversion``)."""
         version = None
         try:
             # In another application's pipeline no microversion filter may
             # have run: our v2.1 resources then negotiate it themselves.
             if self.surface == V21:
-                version = microversion.negotiate(req.environ)
+                version = microversion.negotiate(req.environ, ceiling)
             action = self._admit(req, route)
             response = (dispatch or self.dispatch)(req, route, action)
         except faults.API_FAULTS as exc:

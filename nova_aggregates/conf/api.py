@@ -49,6 +49,15 @@ api_opts = [
     cfg.ListOpt('extensions', default=STANDARD_EXTENSIONS,
                 help='Dotted paths of the API extension descriptors to '
                      'load. Duplicate aliases are a startup error.'),
+    cfg.StrOpt('filter_max_microversion', regex=r'^[1-9][0-9]*\.[0-9]+$',
+               help='Only in front of another compute API (the '
+                    '"extensions" paste filter): the highest microversion '
+                    'accepted for our resources, normally the maximum of '
+                    'the application behind the filter. Unset, it is read '
+                    'once from that application\'s version document. '
+                    'Requests are served with the semantics of the highest '
+                    'version we implement that is not above the one asked '
+                    'for, and that one is echoed.'),
     cfg.IntOpt('max_request_body_size', default=114688, min=1,
                help='Largest request body accepted, in bytes; larger '
                     'bodies get 413.'),

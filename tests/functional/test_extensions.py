@@ -211,6 +211,7 @@ paste.filter_factory = nova_aggregates.api.auth:noauth2_filter_factory
 [filter:extensions]
 paste.filter_factory = nova_aggregates.api.extensions:extension_middleware_factory
 %(surface)s
+extensions = os-aggregates, os-hosts, os-services
 
 [app:stub]
 paste.app_factory = tests.functional.test_extensions:stub_app_factory
@@ -282,6 +283,8 @@ class ExtensionMiddlewareTests:
         missing = self.call('GET', '/os-aggregates/999')
         self.assertFault(missing, 404, 'itemNotFound',
                          'Aggregate 999 could not be found.')
+        # The stub was never asked anything: not even its version document
+        # (wanted only for versions above ours).
         self.assertEqual([], self.stub.seen)
 
     def test_our_policy_and_auth_apply(self):
