@@ -11,6 +11,13 @@ export PBR_VERSION ?= 0.1.0
 # under .services/ (their dependencies need not agree with ours).
 SERVICES := .services
 KEYSTONE_PACKAGES ?= keystone==30.0.0 gunicorn
+# Nova's compute API and Placement, with what our package needs at import
+# that Nova does not pull in (gunicorn serves both; our filter and virt
+# drivers import XenAPI and defusedxml).  The openstack and nova clients
+# are in .venv.
+NOVA_PACKAGES ?= nova==34.0.0 openstack-placement==16.0.0 gunicorn XenAPI \
+	defusedxml
+NOVA_VENV := $(SERVICES)/nova
 
 .PHONY: serve test venv services bench pep8 genconfig genpolicy clean
 
@@ -28,7 +35,22 @@ venv: $(BIN)/.installed
 $(SERVICES)/keystone/.installed: tools/service-venv.sh Makefile
 	PYTHON=$(PYTHON) tools/service-venv.sh keystone $(KEYSTONE_PACKAGES)
 
-services: $(SERVICES)/keystone/.installed
+# Nova's venv, then this checkout installed into it (editable, no deps) so
+# that our entry points (oslo.config opts, virt drivers, paste factories)
+# exist in Nova's processes.  The stamp service-venv.sh leaves is backdated
+# at once and only touched again once our install is done: an interrupted or
+# failed install leaves it older than its prerequisites, so the next make
+# redoes the install (service-venv.sh then finds its packages in place and
+# rebuilds nothing).  .PRECIOUS: an interrupt must not delete the stamp, or
+# the whole venv would be rebuilt.
+.PRECIOUS: $(NOVA_VENV)/.installed
+$(NOVA_VENV)/.installed: tools/service-venv.sh Makefile setup.cfg setup.py
+	PYTHON=$(PYTHON) tools/service-venv.sh nova $(NOVA_PACKAGES)
+	touch -t 197001010000 $@
+	$(NOVA_VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $@
+
+services: $(SERVICES)/keystone/.installed $(NOVA_VENV)/.installed
 
 serve: venv
 	mkdir -p var
