@@ -86,7 +86,8 @@ class HostAppInventory:
     The API layer gives each request's context ``host_app_services``, a
     callable asking that application (with the caller's identity) for its
     compute services; the answer is reused for ``[compute]
-    host_app_cache_time`` seconds.  A host it lists is added to our registry
+    host_app_cache_time`` seconds, except that a host it lacks is looked
+    for in a new answer before it is refused.  A host it lists is added to our registry
     the first time it joins an aggregate (a row without a hypervisor URL):
     the registry's row locks keep the membership rules race-free, and a
     pool driver's hypervisor URL is still set there.
@@ -99,10 +100,12 @@ class HostAppInventory:
         self._names = None
         self._expires = 0.0
 
-    def hosts(self, context):
-        """The names of the application's compute hosts."""
+    def hosts(self, context, fresh=False):
+        """The names of the application's compute hosts (``fresh``: asked
+        now, whatever the cache holds)."""
         with self._lock:
-            if self._names is not None and self.clock() < self._expires:
+            if not fresh and self._names is not None and \
+                    self.clock() < self._expires:
                 return self._names
         fetch = getattr(context, 'host_app_services', None)
         if fetch is None:
@@ -117,7 +120,10 @@ class HostAppInventory:
         return names
 
     def check_known(self, context, host):
-        if host not in self.hosts(context):
+        # A host missing from a cached listing may have registered since:
+        # ask again before refusing it.
+        if host not in self.hosts(context) and \
+                host not in self.hosts(context, fresh=True):
             raise exception.ComputeHostNotFound(host=host)
         try:
             db.compute_host_create(context, host)

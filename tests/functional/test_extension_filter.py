@@ -306,13 +306,23 @@ class TestHostsFromTheApplication(FilterTestCase):
         # Asked in-process, as the caller, with the base version.
         self.assertEqual([('GET', '/os-services', 'binary=nova-compute',
                            None, None)], self.nova.seen)
+        # A host the cached listing lacks: asked again before the 404.
         self.assertFault(self.add_host(agg, 'unknown'), 404, 'itemNotFound',
                          'Compute host unknown could not be found')
-        # The listing was reused (cache), not asked again.
-        self.assertEqual(1, len(self.nova.seen))
+        self.assertEqual(2, len(self.nova.seen))
+        # One that registered since the listing joins at once.
+        self.nova.services.append({'id': 3, 'binary': 'nova-compute',
+                                   'host': 'compute3', 'zone': 'nova'})
+        self.assertEqual(200, self.add_host(agg, 'compute3').status_int)
+        self.assertEqual(3, len(self.nova.seen))
+        # A known host within host_app_cache_time: the listing is reused.
+        other = self.call('POST', '/os-aggregates',
+                          {'aggregate': {'name': 'other'}}).json['aggregate']
+        self.assertEqual(200, self.add_host(other, 'compute1').status_int)
+        self.assertEqual(3, len(self.nova.seen))
         removed = self.call('POST', '/os-aggregates/%s/action' % agg['id'],
                             {'remove_host': {'host': 'compute1'}})
-        self.assertEqual([], removed.json['aggregate']['hosts'])
+        self.assertEqual(['compute3'], removed.json['aggregate']['hosts'])
 
     def test_application_refusing_the_listing(self):
         self.nova.services_status = 403
