@@ -1,9 +1,8 @@
 """Queries of the ``aggregates`` table, and whole aggregates read with their
 hosts and metadata.
 
-Reads cost two statements whatever the number of aggregates, hosts or keys:
-the aggregate rows, then their hosts and metadata in one UNION ALL (no join
-that multiplies rows).  Statements are built once, at import, with bind
+Reads cost two statements whatever the number of aggregates, hosts or keys
+(``aggregate_reads``).  Statements are built once, at import, with bind
 parameters: building a statement per call costs several times more than
 running it.  Columns to SET come from the parameters given at execution.
 
@@ -21,6 +20,7 @@ from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
 from nova_aggregates import constants
+from nova_aggregates.db import aggregate_reads
 from nova_aggregates.db import engine
 from nova_aggregates.db.models import aggregate_hosts
 from nova_aggregates.db.models import aggregate_metadata
@@ -45,62 +45,8 @@ _IN_STATE = sa.select(*_COLUMNS).where(
     aggregates.c.id)
 
 
-def _children_query(where_hosts=None, where_metadata=None):
-    # Hosts (kind 0, ordered by join order) and metadata (kind 1) in one
-    # statement; a UNION ALL returns rows, not their product.
-    hosts = sa.select(sa.literal(0).label('kind'),
-                      aggregate_hosts.c.aggregate_id,
-                      aggregate_hosts.c.id.label('seq'),
-                      aggregate_hosts.c.host.label('key'),
-                      sa.null().label('value'))
-    metadata = sa.select(sa.literal(1).label('kind'),
-                         aggregate_metadata.c.aggregate_id,
-                         aggregate_metadata.c.id.label('seq'),
-                         aggregate_metadata.c.key,
-                         aggregate_metadata.c.value)
-    if where_hosts is not None:
-        hosts = hosts.where(where_hosts)
-        metadata = metadata.where(where_metadata)
-    union = sa.union_all(hosts, metadata).subquery()
-    return sa.select(union).order_by(union.c.kind, union.c.seq)
-
-
-_LIST_CHILDREN = _children_query()
-_GET_CHILDREN = _children_query(
-    aggregate_hosts.c.aggregate_id == sa.bindparam('aggregate_id'),
-    aggregate_metadata.c.aggregate_id == sa.bindparam('aggregate_id'))
-_CHILDREN_OF = _children_query(
-    aggregate_hosts.c.aggregate_id.in_(sa.bindparam('ids', expanding=True)),
-    aggregate_metadata.c.aggregate_id.in_(
-        sa.bindparam('ids', expanding=True)))
-
-
-def _aggregate_dict(row):
-    # zip over known keys: much cheaper than Row._mapping for long lists.
-    agg = dict(zip(_KEYS, row))
-    agg['hosts'] = []
-    agg['metadata'] = {}
-    return agg
-
-
-def _with_children(conn, rows, children, parameters=None):
-    """The aggregates of ``rows``, with the hosts and metadata that the
-    ``children`` statement finds for them."""
-    result = [_aggregate_dict(row) for row in rows]
-    if not result:
-        return result
-    by_id = {agg['id']: agg for agg in result}
-    for kind, aggregate_id, _seq, key, value in conn.execute(children,
-                                                             parameters):
-        agg = by_id.get(aggregate_id)
-        if agg is None:
-            # Created after the first statement ran: not part of this read.
-            continue
-        if kind == 0:
-            agg['hosts'].append(key)
-        else:
-            agg['metadata'][key] = value
-    return result
+_READS = aggregate_reads.AggregateReads(
+    _KEYS, aggregate_hosts, aggregate_metadata)
 
 
 @engine.reader
@@ -110,29 +56,19 @@ def aggregate_get_all(context):
     An aggregate deleted between the statements simply keeps what the first
     one saw; the list never fails because of it.
     """
-    conn = context.connection
-    return _with_children(conn, conn.execute(_LIST), _LIST_CHILDREN)
+    return _READS.all(context.connection, _LIST)
 
 
 @engine.reader
 def aggregate_get(context, aggregate_id):
-    conn = context.connection
-    found = _with_children(
-        conn, conn.execute(_GET, {'aggregate_id': aggregate_id}),
-        _GET_CHILDREN, {'aggregate_id': aggregate_id})
-    if not found:
-        raise exception.AggregateNotFound(aggregate_id=aggregate_id)
-    return found[0]
+    return _READS.one(context.connection, _GET, aggregate_id)
 
 
 @engine.reader
 def aggregate_get_by_state(context, state):
     """The aggregates in ``operational_state`` ``state``, with hosts and
     metadata, in two statements."""
-    conn = context.connection
-    rows = conn.execute(_IN_STATE, {'state': state}).all()
-    return _with_children(conn, rows, _CHILDREN_OF,
-                          {'ids': [row.id for row in rows]})
+    return _READS.some(context.connection, _IN_STATE, {'state': state})
 
 
 # -- writing ------------------------------------------------------------------
