@@ -182,6 +182,10 @@ class ConfigurationError(AggregatesException):
     msg_fmt = 'nova-aggregates configuration: %(reason)s'
 
 
+class SchemaMismatch(AggregatesException):
+    msg_fmt = 'Cannot sync the database of [database] connection: %(reason)s'
+
+
 class ExtensionError(AggregatesException):
     msg_fmt = 'Cannot load API extension %(name)s: %(reason)s'
 

@@ -5,16 +5,24 @@ Callers import this module (``from nova_aggregates.db import api as db``);
 the code behind it lives by concern:
 
 * ``engine.py``: oslo.db's enginefacade set up for each backend
-  (``configure``, ``dispose``, ``get_engine``, ``ping``), the ``writer``/``reader``
+  (``get_engine``, ``ping``), the ``writer``/``reader``
   decorators, ``transaction`` for the rules' write transactions, ``now``;
 * ``aggregates.py``: the ``aggregates`` table, whole aggregates read with
   their hosts and metadata, and the locking rules (see its docstring);
 * ``aggregate_hosts.py`` and ``aggregate_metadata.py``: membership and
   metadata writes, and the aggregates a host is in;
 * ``compute_hosts.py``: registered compute hosts and their row locks;
-* ``models.py``: the tables.
+* ``models.py``: the tables;
+* ``nova_api/``: the same functions and tables on Nova's API database.
+
+Two stores (``[database] aggregate_store``) answer the functions and
+tables of ``_PER_STORE``: ``own`` (the modules above) and ``nova_api``.
+``configure`` binds the configured store's as this module's names (and
+``dispose`` the own store's again), so a call costs what it costs without a
+choice of store: one attribute lookup and the function.
 """
 
+from nova_aggregates.conf import database as db_conf
 from nova_aggregates.db.aggregate_hosts import (
     aggregate_host_add, aggregate_host_remove, host_aggregates)
 from nova_aggregates.db.aggregate_metadata import aggregate_metadata_update
@@ -25,8 +33,9 @@ from nova_aggregates.db.aggregates import (
 from nova_aggregates.db.compute_hosts import (
     compute_host_create, compute_host_delete, compute_host_get,
     compute_host_get_all, compute_host_update, lock_hosts)
+from nova_aggregates.db import engine
 from nova_aggregates.db.engine import (
-    configure, dispose, get_engine, now, ping, reader, transaction, writer)
+    get_engine, now, ping, reader, transaction, writer)
 from nova_aggregates.db.models import (
     aggregate_hosts, aggregate_metadata, aggregates, compute_hosts)
 
@@ -47,3 +56,37 @@ __all__ = [
     'compute_host_create', 'compute_host_delete', 'compute_host_get',
     'compute_host_get_all', 'compute_host_update', 'lock_hosts',
 ]
+
+#: The names each store binds: everything above but the engine's.
+_PER_STORE = tuple(name for name in __all__ if name not in (
+    'configure', 'dispose', 'get_engine', 'now', 'ping', 'reader',
+    'transaction', 'writer'))
+
+_OWN = {name: globals()[name] for name in _PER_STORE}
+
+
+def _store(name):
+    if name == db_conf.NOVA_API:
+        # Imported on first use: the own store does not load it.
+        from nova_aggregates.db import nova_api
+        return nova_api.STORE
+    return _OWN
+
+
+def configure(conf):
+    """Point the service at ``[database] connection`` and connect (see
+    ``engine.configure``), and bind the functions and tables of
+    ``[database] aggregate_store``; may be called again."""
+    engine.configure(conf)
+    _bind(_store(engine.store()))
+
+
+def dispose():
+    """Close the database pool (see ``engine.dispose``); the own store's
+    names are bound until ``configure`` runs again."""
+    engine.dispose()
+    _bind(_OWN)
+
+
+def _bind(store):
+    globals().update((name, store[name]) for name in _PER_STORE)

@@ -5,10 +5,11 @@ with ``writer`` or ``reader`` and join the caller's transaction when there
 is one, so the rules can wrap a check and its writes in one write
 transaction (``transaction``).
 
-``configure`` points the service at ``[database] connection``; everything
-this module adds to what oslo.db builds is tuning of one backend, done in
-an ``on_engine_create`` hook of the enginefacade with SQLAlchemy's public
-pool and event API:
+``configure`` points the service at ``[database] connection`` and records
+``[database] aggregate_store`` (``store()``; ``db/api.py`` binds the query
+functions of that store); everything this module adds to what oslo.db
+builds is tuning of one backend, done in an ``on_engine_create`` hook of
+the enginefacade with SQLAlchemy's public pool and event API:
 
 * MySQL/MariaDB: READ COMMITTED, as on PostgreSQL, and utf8mb4;
 * file-based SQLite: a QueuePool instead of oslo.db's NullPool, and WAL;
@@ -21,24 +22,27 @@ import os
 
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
+from oslo_db import options as oslo_db_options
 from oslo_db.sqlalchemy import enginefacade
 from oslo_db.sqlalchemy import exc_filters
 import sqlalchemy as sa
+
+from nova_aggregates.conf import database as db_conf
 
 context_manager = enginefacade.transaction_context()
 
 writer = context_manager.writer.connection
 reader = context_manager.reader.connection
 
-#: ``[database]`` options handed to the enginefacade as they are.
-_OPTIONS = ('connection', 'slave_connection', 'max_pool_size', 'max_overflow',
-            'pool_timeout', 'connection_recycle_time', 'max_retries',
-            'retry_interval', 'connection_debug', 'connection_trace',
-            'connection_parameters', 'mysql_sql_mode', 'db_max_retries',
-            'db_retry_interval', 'db_inc_retry_interval',
-            'db_max_retry_interval')
+#: ``[database]`` options handed to the enginefacade as they are: all of
+#: oslo.db's.  The enginefacade takes any option it is not given from
+#: oslo.config's global object, which inside another service's process
+#: (our filter in Nova) holds that service's own [database] settings.
+_OPTIONS = tuple(opt.dest for opt in oslo_db_options.database_opts)
 
 _current_factory = None
+#: ``[database] aggregate_store`` as ``configure`` last read it.
+_store = db_conf.OWN
 #: The engine whose SQLite connections this process pools (see
 #: ``_pool_sqlite_connections``).
 _pooling_engine = None
@@ -47,7 +51,9 @@ _pooling_engine = None
 def configure(conf):
     """Point the service at ``[database] connection`` and connect; may be
     called again (tests use one database each)."""
-    global _current_factory
+    global _current_factory, _store
+    _store = conf.database.aggregate_store \
+        if 'aggregate_store' in conf.database else db_conf.OWN
     factory = enginefacade.transaction_context()
     options = {name: conf.database[name] for name in _OPTIONS
                if name in conf.database}
@@ -67,16 +73,24 @@ def configure(conf):
     get_engine()
 
 
+def store():
+    """The configured aggregate store: ``own`` or ``nova_api``."""
+    return _store
+
+
 def get_engine():
     return context_manager.writer.get_engine()
 
 
 def dispose():
-    global _current_factory, _pooling_engine
+    """Close the pool; until ``configure`` runs again the store is
+    ``own``, the default."""
+    global _current_factory, _pooling_engine, _store
     if _current_factory is not None:
         _current_factory.dispose_pool()
         _current_factory = None
     _pooling_engine = None
+    _store = db_conf.OWN
 
 
 def transaction(fn):

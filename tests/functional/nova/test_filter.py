@@ -87,11 +87,14 @@ class OursInsideNovaTestCase(test_baseline.NovaAPITestCase):
             shared.unavailable(ks_fixtures.REQUIRED_NAME, problem)
 
     @classmethod
+    def database_url(cls, deployment):
+        return 'sqlite:///' + deployment.path('aggregates.sqlite')
+
+    @classmethod
     def our_config(cls, deployment):
         config = guide_block('config').replace(
             'mysql+pymysql://nova_aggregates:SECRET@db.example/'
-            'nova_aggregates',
-            'sqlite:///' + deployment.path('aggregates.sqlite')).replace(
+            'nova_aggregates', cls.database_url(deployment)).replace(
             '/etc/nova-aggregates/policy.yaml', deployment.path('policy.yaml'))
         for (section, option), value in cls.CONFIG_OVERRIDES.items():
             config = re.sub(r'^\[%s\]\n' % re.escape(section),
@@ -389,3 +392,84 @@ def _novaclient(keystone, code, name):
     if run.returncode != 0:
         raise AssertionError('novaclient: %s' % run.stderr[-3000:])
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+class TestNovasOwnStore(OursInsideNovaTestCase):
+    """``[database] aggregate_store = nova_api`` (the guide's "Optionally:
+    Nova's own aggregate store"): our aggregates are Nova's."""
+
+    CONFIG_OVERRIDES = {('database', 'aggregate_store'): 'nova_api'}
+
+    @classmethod
+    def database_url(cls, deployment):
+        return deployment.api_database_url
+
+    def test_the_guides_settings(self):
+        with open(GUIDE) as f:
+            self.assertIn('aggregate_store = nova_api', f.read())
+        with open(self.config_file) as f:
+            config = f.read()
+        self.assertIn('connection = ' + self.nova.api_database_url, config)
+
+    def test_nova_sees_what_we_make(self):
+        host, zone = _name('compute'), _name('az')
+        self.nova.add_compute_service(host)
+        agg = self.create(zone=zone)
+        self.assertStatus(200, self.add_host(agg, host))
+        self.assertStatus(200, self.call(
+            'POST', '/v2.1/os-aggregates/%s/action' % agg['id'],
+            {'set_metadata': {'metadata': {'ssd': 'true'}}}, '2.81'))
+        # Nova's scheduler reads AggregateList.get_by_host.
+        found, = self.nova.aggregates_by_host(host)
+        self.assertEqual(
+            {'id': agg['id'], 'name': agg['name'], 'uuid': agg['uuid'],
+             'hosts': [host],
+             'metadata': {'availability_zone': zone, 'ssd': 'true'}},
+            dict(found, uuid=str(uuid.UUID(found['uuid']))))
+        # Nova's availability zones and os-services place the host there.
+        zones = self.get_json('/v2.1/os-availability-zone/detail')
+        by_name = {z['zoneName']: z for z in zones['availabilityZoneInfo']}
+        self.assertIn(host, by_name[zone]['hosts'])
+        service, = [s for s in self.get_json(
+            '/v2.1/os-services?binary=nova-compute')['services']
+            if s['host'] == host]
+        self.assertEqual(zone, service['zone'])
+        # nova-manage placement sync_aggregates mirrors it into Placement.
+        result = self.nova.manage('placement', 'sync_aggregates')
+        self.assertIn(result.returncode, (0, 4), result.stdout + result.stderr)
+        node = self.nova.run_in_nova('''
+            with in_cell() as cctxt:
+                node = objects.ComputeNodeList.get_all_by_host(cctxt, %r)[0]
+            emit(node.uuid)
+        ''' % host)
+        status, body = self.nova.placement_request(
+            'GET', '/resource_providers/%s/aggregates' % node)
+        self.assertEqual(200, status, body)
+        self.assertEqual([agg['uuid']], body['aggregates'])
+
+    def test_we_see_what_nova_makes(self):
+        host, name = _name('compute'), _name('nova-made')
+        self.nova.add_compute_service(host)
+        made = self.nova.run_in_nova('''
+            agg = objects.Aggregate(ctxt, name=%r,
+                                    metadata={'availability_zone': 'az-n'})
+            agg.create()
+            agg.add_host(%r)
+            emit(agg.id)
+        ''' % (name, host))
+        shown = self.get_json('/v2.1/os-aggregates/%d' % made)['aggregate']
+        self.assertEqual((name, 'az-n', [host]),
+                         (shown['name'], shown['availability_zone'],
+                          shown['hosts']))
+        # Our rules hold for it: the host's zone is az-n.
+        other = self.create(zone=_name('az'))
+        conflict = self.add_host(other, host)
+        self.assertStatus(409, conflict)
+        self.assertIn('az-n', conflict.fault()[2])
+        # And we manage it: Nova's objects see the change.
+        removed = self.call('POST', '/v2.1/os-aggregates/%d/action' % made,
+                            {'remove_host': {'host': host}}, '2.81')
+        self.assertStatus(200, removed)
+        self.assertEqual([], self.nova.aggregates_by_host(host))
+        self.assertStatus(200, self.call('DELETE',
+                                         '/v2.1/os-aggregates/%d' % made))
