@@ -3,13 +3,15 @@
 from nova_aggregates.conf import api
 from nova_aggregates.conf import compute
 from nova_aggregates.conf import database
+from nova_aggregates.conf import maintenance
 from nova_aggregates.conf import xenapi
 from nova_aggregates.conf import xenserver_sim
 
 
 def list_opts():
     groups = {}
-    for module in (compute, api, database, xenapi, xenserver_sim):
+    for module in (compute, api, database, maintenance, xenapi,
+                   xenserver_sim):
         for group, opts in module.list_opts().items():
             groups.setdefault(group, []).extend(opts)
     return list(groups.items())

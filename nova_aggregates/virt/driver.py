@@ -6,6 +6,13 @@ change of a *pool aggregate* is a pool operation
 database transaction, and records what it returns.  Drivers are found by
 name through the ``nova_aggregates.virt.drivers`` entry point group, so a
 third party can add one without touching this package.
+
+Host maintenance (api-contract §13) is built from the host primitives at
+the end of ``ComputeDriver``: the manager disables a host, lists its
+guests, plans targets from ``free_memory``, hands the master role over if
+needed, live-migrates guest by guest, and later enables the host and
+migrates the guests back.  The driver keeps no plan and no history; it
+only answers what the hypervisor says and does one step at a time.
 """
 
 import dataclasses
@@ -13,9 +20,20 @@ import functools
 import importlib.metadata
 import sys
 
+from nova_aggregates import constants
 from nova_aggregates import exception
 
 ENTRY_POINT_GROUP = 'nova_aggregates.virt.drivers'
+
+#: Refusal code (no hypervisor equivalent): the host named as a migration
+#: target or new master is not a member of the pool handed to the driver.
+HOST_NOT_IN_POOL = 'NOVA_HOST_NOT_IN_POOL'
+#: Refusal code: the hypervisor reported a migration as done, but the guest
+#: does not run on the target (``exc.kwargs['location']`` says where).
+MIGRATION_NOT_CONFIRMED = 'NOVA_MIGRATION_NOT_CONFIRMED'
+#: Power states in which a guest occupies its host.
+RUNNING = 'Running'
+PAUSED = 'Paused'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +72,36 @@ class PoolChange:
 
     set_metadata: dict = dataclasses.field(default_factory=dict)
     remove_metadata: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Guest:
+    """A guest (VM) resident on a compute host.
+
+    ``memory`` is what it needs on a target, in bytes; ``host`` is the
+    compute host name it runs on; ``power_state`` is the hypervisor's
+    ("Running", or "Paused", which occupies the host but cannot be live
+    migrated).
+    """
+
+    uuid: str
+    name: str
+    memory: int
+    host: str
+    power_state: str = RUNNING
+
+
+@dataclasses.dataclass(frozen=True)
+class HostResources:
+    """What ``GET os-hosts/{host}`` shows: the ``(total)`` row (``cpu``,
+    ``memory_mb``, ``disk_gb``) and the ``(used_now)`` row (``cpu``,
+    ``memory_mb_used``, ``disk_gb_used``)."""
+
+    cpu: int
+    memory_mb: int
+    memory_mb_used: int
+    disk_gb: int
+    disk_gb_used: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +150,81 @@ class ComputeDriver:
 
     def cleanup(self):
         """Release sessions and other resources."""
+
+    # -- host status and maintenance ------------------------------------------
+    #
+    # ``pool`` is the Pool of the pool aggregate ``host`` belongs to, or
+    # None for a host in no pool aggregate (then only that host itself is
+    # asked).  ``host`` and ``target`` are ComputeHosts.  Refusals are
+    # PoolOperationRefused with the hypervisor's code (``exc.code``);
+    # HypervisorUnreachable and HypervisorTimeout as everywhere.
+
+    def get_host_resources(self, pool, host):
+        """The host's totals and current use, as a HostResources."""
+        raise NotImplementedError()
+
+    def set_host_enabled(self, pool, host, enabled):
+        """Enable or disable ``host`` for new guests and incoming
+        migrations; running guests keep running.  Idempotent."""
+
+    def get_host_enabled(self, pool, host):
+        """True unless ``host`` is disabled on the hypervisor."""
+        return True
+
+    def list_guests(self, pool, host):
+        """The guests resident on ``host`` (running or paused; never the
+        control domain or templates), as Guests sorted by name and
+        uuid."""
+        return []
+
+    def free_memory(self, pool, hosts):
+        """``{host name: free bytes}`` for each ComputeHost of ``hosts``
+        (members of ``pool``): what a migration target has room for now."""
+        raise NotImplementedError()
+
+    def live_migrate(self, pool, guest, target):
+        """Live-migrate ``guest`` (a Guest) to ``target`` within ``pool``;
+        returns the name of the host it runs on afterwards, which is
+        ``target.name`` (a guest already there is left alone).
+
+        Refusals (PoolOperationRefused ``code``): ``HOST_DISABLED``,
+        ``HOST_NOT_ENOUGH_FREE_MEMORY``, ``VM_BAD_POWER_STATE`` (not
+        running, e.g. paused or halted), ``UUID_INVALID`` (no such guest in
+        the pool), ``NOVA_HOST_NOT_IN_POOL``, ``NOVA_MIGRATION_NOT_
+        CONFIRMED``, or any other hypervisor code.  A migration that does
+        not finish within ``[maintenance] migration_timeout`` is cancelled
+        and raises HypervisorTimeout.  Whenever the migration had started,
+        the exception's ``kwargs['location']`` is where the guest runs
+        afterwards, if the driver could tell (None: not running).
+        """
+        raise NotImplementedError()
+
+    def guest_location(self, pool, guest_uuid):
+        """Name of the compute host guest ``guest_uuid`` runs on (running
+        or paused), or None if it does not exist (in ``pool``) or does not
+        run."""
+        return None
+
+    def designate_new_master(self, pool, new_master):
+        """Hand the pool master role to member ``new_master`` and wait until
+        the hand-over has taken effect; returns the PoolChange recording the
+        new master."""
+        return PoolChange(set_metadata={constants.MASTER: new_master.name})
+
+
+def migration_action(guest):
+    """The ``action`` of a PoolOperationRefused about migrating ``guest``
+    ("Hypervisor refused to live-migrate guest web1 (<uuid>) to host X")."""
+    return 'live-migrate guest %s (%s) to' % (guest.name, guest.uuid)
+
+
+def not_in_pool(action, host, pool):
+    """PoolOperationRefused(NOVA_HOST_NOT_IN_POOL) for ``host`` (a name)."""
+    where = ('the pool of aggregate %s' % pool.aggregate_id
+             if pool is not None else 'any pool aggregate')
+    return exception.PoolOperationRefused(
+        action=action, host=host, code=HOST_NOT_IN_POOL,
+        details='it is not a member of %s' % where)
 
 
 @functools.lru_cache(maxsize=4)

@@ -82,6 +82,12 @@ def build_parser():
         help='seconds an Async task stays pending (0)',
     )
     parser.add_argument(
+        '--migrate-delay',
+        type=float,
+        default=0.0,
+        help='seconds a live migration (VM.pool_migrate) takes (0)',
+    )
+    parser.add_argument(
         '--show-pools',
         action='store_true',
         help='print the pools at start and whenever they change',
@@ -134,6 +140,7 @@ def main(argv=None):
         join_delay=args.join_delay,
         eject_delay=args.eject_delay,
         task_delay=args.task_delay,
+        migrate_delay=args.migrate_delay,
         distinct_addresses=args.distinct_addresses,
         control_port=args.control_port,
     )

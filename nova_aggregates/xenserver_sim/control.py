@@ -14,7 +14,9 @@ it by accident.  Routes (all bodies and answers are JSON):
     POST   /hosts/<name>/config    {"software_version": {...},
                                     "cpu_vendor": "...",
                                     "api_version": "2.21", "memory": bytes,
-                                    "shared_sr": true}
+                                    "shared_sr": true, "cpus": 8,
+                                    "disk": bytes, "disk_used": bytes}
+    GET    /vms                    guest VMs: where each runs (list)
     GET    /pools                  pools (list)
     GET    /faults                 active fault rules
     POST   /faults                 inject() keyword arguments
@@ -91,6 +93,8 @@ def route(fleet, verb, parts, body):
     result)."""
     if parts == ['pools'] and verb == 'GET':
         return 200, fleet.pools()
+    if parts == ['vms'] and verb == 'GET':
+        return 200, fleet.vms()
     if parts == ['hosts'] and verb == 'GET':
         return 200, fleet.host_states()
     if parts[:1] == ['hosts'] and len(parts) >= 2:

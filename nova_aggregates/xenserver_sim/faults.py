@@ -15,13 +15,21 @@ HTTP_500 = 'http_500'
 MALFORMED = 'malformed'
 HALF_DONE_JOIN = 'half_done_join'
 LATE_JOIN = 'late_join'
+LATE_DESIGNATE = 'late_designate'
+HANG = 'hang'
 
 # Actions answered by the HTTP layer instead of a XenAPI reply.
 WIRE_ACTIONS = (DROP_CONNECTION, HTTP_500, MALFORMED)
 # Actions that only make sense for pool.join / pool.join_force.
 JOIN_ACTIONS = (HALF_DONE_JOIN, LATE_JOIN)
-ACTIONS = (EXPIRE_SESSION,) + WIRE_ACTIONS + JOIN_ACTIONS
+# Success is answered at once; the effect comes ``delay`` seconds later.
+LATE_ACTIONS = (LATE_JOIN, LATE_DESIGNATE)
+ACTIONS = (EXPIRE_SESSION,) + WIRE_ACTIONS + JOIN_ACTIONS + (
+    LATE_DESIGNATE,
+    HANG,
+)
 JOIN_METHODS = ('pool.join', 'pool.join_force')
+DESIGNATE_METHOD = 'pool.designate_new_master'
 
 
 def strip_async(method):
@@ -40,7 +48,7 @@ class FaultRule:
         self.host = host
         self.action = action
 
-    def matches(self, host_name, method, has_session):
+    def matches(self, host_name, method, has_session, is_async=False):
         if self.host is not None and self.host != host_name:
             return False
         if self.method not in ('*', method):
@@ -53,6 +61,15 @@ class FaultRule:
             self.action in JOIN_ACTIONS
             and strip_async(method) not in JOIN_METHODS
         ):
+            return False
+        if (
+            self.action == LATE_DESIGNATE
+            and strip_async(method) != DESIGNATE_METHOD
+        ):
+            return False
+        # Only a task can hang: a synchronous call would hold its
+        # connection forever.
+        if self.action == HANG and not is_async:
             return False
         return True
 
@@ -98,9 +115,9 @@ def validate(method, error, delay, times, action):
         raise ValueError('give either error or action, not both')
     if error is None and action is None and not delay:
         raise ValueError('a rule needs an error, an action or a delay')
-    if action == LATE_JOIN and delay is None:
+    if action in LATE_ACTIONS and delay is None:
         raise ValueError(
-            'late_join needs delay= (seconds until the join takes effect)'
+            '%s needs delay= (seconds until it takes effect)' % action
         )
     return method, error, delay, times, action
 
@@ -124,13 +141,13 @@ class FaultTable:
             self._rules.append(rule)
             return rule.id
 
-    def take(self, host_name, methods, has_session):
+    def take(self, host_name, methods, has_session, is_async=False):
         """Consume and return the first rule matching any of ``methods`` (in
-        order)."""
+        order); ``is_async``: the call is an ``Async.*`` one."""
         with self._lock:
             for method in methods:
                 for rule in self._rules:
-                    if rule.matches(host_name, method, has_session):
+                    if rule.matches(host_name, method, has_session, is_async):
                         if rule.remaining is not None:
                             rule.remaining -= 1
                             if rule.remaining <= 0:

@@ -82,7 +82,10 @@ class Fleet:
     endpoint (``host.url``).  With ``distinct_addresses`` host *i* listens on
     127.0.0.(10+i) (all on the same port) and reports that IP as
     ``host.address``; otherwise all hosts listen on ``bind_address`` on
-    distinct ports and report ``"<ip>:<port>"``.
+    distinct ports and report ``"<ip>:<port>"``.  ``migrate_delay``: the
+    seconds a live migration (``VM.pool_migrate``, sync or Async) takes;
+    meanwhile the VM runs on its source, is busy, and holds its memory on
+    the target too.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class Fleet:
         task_delay=0.0,
         distinct_addresses=True,
         control_port=0,
+        migrate_delay=0.0,
     ):
         if not isinstance(hosts, int) or hosts < 1:
             raise ValueError('hosts must be a positive integer')
@@ -105,6 +109,7 @@ class Fleet:
             ('join_delay', join_delay),
             ('eject_delay', eject_delay),
             ('task_delay', task_delay),
+            ('migrate_delay', migrate_delay),
         ):
             if value < 0:
                 raise ValueError('%s must be >= 0' % label)
@@ -133,6 +138,7 @@ class Fleet:
             'join_delay': float(join_delay),
             'eject_delay': float(eject_delay),
             'task_delay': float(task_delay),
+            'migrate_delay': float(migrate_delay),
         }
         self._service = xapi.XenAPIService(
             self._state, self._faults, self, self._config
@@ -211,6 +217,7 @@ class Fleet:
             self._shutdown()
 
     def _shutdown(self):
+        self._service.close()
         self._scheduler.close()
         for listener in self._listeners.values():
             listener.stop()
@@ -380,6 +387,11 @@ class Fleet:
                 'pool': pool.uuid if pool is not None else None,
                 'master': pool.master.name if pool is not None else None,
                 'logins': host.logins,
+                'cpus': host.cpus,
+                'memory': host.memory_total,
+                'memory_free': self._state.free_memory(host),
+                'disk': host.disk_total,
+                'disk_used': host.disk_used,
                 'cpu_vendor': host.cpu_vendor,
                 'api_version': '%d.%d' % host.api_version,
                 'software_version': dict(host.software_version),
@@ -397,6 +409,34 @@ class Fleet:
 
     def host_states(self):
         return [self.host_state(h.name) for h in self.hosts]
+
+    def vms(self):
+        """Every guest VM (no dom0): uuid, name, power_state, memory,
+        ``host`` (where it runs; None unless running or paused) and
+        ``migrating_to`` (the target of a live migration under way)."""
+        with self._state.lock:
+            return [
+                {
+                    'uuid': vm.uuid,
+                    'name': vm.name_label,
+                    'power_state': vm.power_state,
+                    'memory': vm.memory,
+                    'host': vm.home.name if vm.resident else None,
+                    'migrating_to': (
+                        vm.migrating_to.name if vm.migrating_to else None
+                    ),
+                }
+                for vm in self._state.vms
+                if not vm.is_control_domain
+            ]
+
+    def vm_location(self, uuid):
+        """Name of the host VM ``uuid`` runs on; None if it is not running
+        (or paused) or does not exist."""
+        for vm in self.vms():
+            if vm['uuid'] == uuid:
+                return vm['host']
+        return None
 
     def call_log(self):
         """``(host_name, method)`` of every XenAPI call received, in arrival
@@ -456,15 +496,20 @@ class Fleet:
         api_version=None,
         memory=None,
         shared_sr=None,
+        cpus=None,
+        disk=None,
+        disk_used=None,
     ):
         """Change what a host reports, to provoke pool.join's compatibility
-        checks.
+        checks or to size it.
 
         ``software_version`` keys are merged into the host's map
         (platform_version mismatch -> POOL_HOSTS_NOT_COMPATIBLE, other keys ->
         POOL_HOSTS_NOT_HOMOGENEOUS for plain join); ``cpu_vendor`` -> "CPUs
         differ"; ``api_version`` "2.21" or (2, 21); ``memory`` total bytes;
-        ``shared_sr`` True -> join refused.
+        ``shared_sr`` True -> join refused; ``cpus`` (``cpu_info``
+        cpu_count); ``disk`` / ``disk_used``: bytes of its local storage SR
+        (``physical_size`` / ``physical_utilisation``).
         """
         with self._state.lock:
             host = self.host(host_name)
@@ -485,6 +530,15 @@ class Fleet:
                 host.memory_total = int(memory)
             if shared_sr is not None:
                 host.shared_sr = bool(shared_sr)
+            for attr, value in (
+                ('cpus', cpus),
+                ('disk_total', disk),
+                ('disk_used', disk_used),
+            ):
+                if value is not None:
+                    if isinstance(value, bool) or int(value) < 0:
+                        raise ValueError('%s must be >= 0' % attr)
+                    setattr(host, attr, int(value))
 
     # -- faults and outages ---------------------------------------------------
 

@@ -40,6 +40,10 @@ DEFAULT_HOST_MEMORY = 32 * GIB
 DEFAULT_DOM0_MEMORY = 4 * GIB
 DEFAULT_VM_MEMORY = 1 * GIB
 HOST_MEMORY_OVERHEAD = 256 * MIB
+DEFAULT_HOST_CPUS = 8
+# The host's local storage SR ("Local storage"): size and what its VDIs use.
+DEFAULT_LOCAL_SR_SIZE = 500 * GIB
+DEFAULT_LOCAL_SR_USED = 0
 
 # Power states in which a VM occupies its host (counts as "running" for
 # join/eject).
@@ -104,6 +108,9 @@ class SimHost:
         self.cpu_vendor = DEFAULT_CPU_VENDOR
         self.api_version = DEFAULT_API_VERSION
         self.memory_total = DEFAULT_HOST_MEMORY
+        self.cpus = DEFAULT_HOST_CPUS
+        self.disk_total = DEFAULT_LOCAL_SR_SIZE
+        self.disk_used = DEFAULT_LOCAL_SR_USED
         self.shared_sr = False
         self.other_config = {}
         self.pool = None  # pool whose database this host's xapi uses
@@ -112,6 +119,11 @@ class SimHost:
         self.stopped = False  # endpoint taken down through the control API
         self.rebooting = False
         self.dom0 = None
+        # Objects of the host's local installation, made anew after an
+        # eject: its host_metrics, its local storage SR and that SR's PBD.
+        self.metrics = None
+        self.local_sr = None
+        self.local_pbd = None
         self.logins = 0
         # Bumped on every membership change so that stale timers can tell they
         # are stale.
@@ -189,6 +201,11 @@ class VM:
         self.is_a_template = False
         self.other_config = {}
         self.domid = 0 if is_control_domain else -1
+        # While a live migration runs: its target (whose free memory it
+        # already takes) and {task ref: operation}, as xapi's
+        # current_operations.
+        self.migrating_to = None
+        self.current_operations = {}
 
     @property
     def resident(self):
@@ -197,6 +214,48 @@ class VM:
     @property
     def is_guest_resident(self):
         return self.resident and not self.is_control_domain
+
+
+class HostMetrics:
+    """A host's ``host_metrics`` object; its memory figures are computed
+    when read (see ``xapi.host_metrics_record``)."""
+
+    CLASS = 'host_metrics'
+
+    def __init__(self, host):
+        self.ref = new_ref()
+        self.uuid = new_uuid()
+        self.host = host
+        self.other_config = {}
+
+
+class SR:
+    """A storage repository; the simulator has one per host, its local
+    storage (not shared), whose size and use are the host's
+    ``disk_total`` / ``disk_used``."""
+
+    CLASS = 'SR'
+
+    def __init__(self, host, name_label='Local storage'):
+        self.ref = new_ref()
+        self.uuid = new_uuid()
+        self.host = host
+        self.name_label = name_label
+        self.name_description = ''
+        self.other_config = {'i18n-key': 'local-storage'}
+
+
+class PBD:
+    """The plug of an SR into a host."""
+
+    CLASS = 'PBD'
+
+    def __init__(self, host, sr):
+        self.ref = new_ref()
+        self.uuid = new_uuid()
+        self.host = host
+        self.sr = sr
+        self.other_config = {}
 
 
 class Task:
@@ -216,6 +275,9 @@ class Task:
         self.created = now_datetime()
         self.finished = EPOCH_DATETIME
         self.other_config = {}
+        # Called once when the task ends, however it ends (success,
+        # failure, cancel): releases what the operation held.
+        self.cleanup = None
 
     def finish(self, status, result='', error_info=()):
         self.status = status
@@ -223,6 +285,9 @@ class Task:
         self.error_info = list(error_info)
         self.progress = 1.0
         self.finished = now_datetime()
+        cleanup, self.cleanup = self.cleanup, None
+        if cleanup is not None:
+            cleanup()
 
 
 class Session:
@@ -287,7 +352,22 @@ class State:
         )
         self.register(dom0)
         host.dom0 = dom0
+        host.metrics = HostMetrics(host)
+        host.local_sr = SR(host)
+        host.local_pbd = PBD(host, host.local_sr)
+        for obj in (host.metrics, host.local_sr, host.local_pbd):
+            self.register(obj)
         return pool
+
+    def wipe(self, host):
+        """Forget what an eject wipes: the host's VMs (dom0 included) and
+        its local objects; a reboot makes them anew."""
+        for vm in self.vms_on(host):
+            self.forget(vm)
+        for obj in (host.metrics, host.local_sr, host.local_pbd):
+            if obj is not None:
+                self.forget(obj)
+        host.dom0 = host.metrics = host.local_sr = host.local_pbd = None
 
     def kill_pool(self, pool):
         """A pool database disappears (its only host joined elsewhere or was
@@ -319,6 +399,8 @@ class State:
             return obj in pool.members
         if isinstance(obj, VM):
             return obj.home in pool.members
+        if isinstance(obj, (HostMetrics, SR, PBD)):
+            return obj.host in pool.members
         if isinstance(obj, Pool):
             return obj is pool
         if isinstance(obj, Task):
@@ -334,6 +416,12 @@ class State:
             return [vm for vm in self.vms if vm.home in pool.members]
         if cls == 'task':
             return [t for t in self.tasks.values() if t.pool is pool]
+        if cls == 'host_metrics':
+            return [h.metrics for h in pool.members if h.metrics]
+        if cls == 'SR':
+            return [h.local_sr for h in pool.members if h.local_sr]
+        if cls == 'PBD':
+            return [h.local_pbd for h in pool.members if h.local_pbd]
         raise ValueError(cls)
 
     def lookup(self, pool, cls, ref):
@@ -346,9 +434,15 @@ class State:
             )
         return obj
 
-    def free_memory(self, host, extra_used=0):
+    def free_memory(self, host, extra_used=0, ignoring=None):
+        """Free memory of ``host``: resident VMs and the VMs migrating to
+        it take theirs (``ignoring`` one VM, for its own migration)."""
         used = sum(
-            vm.memory for vm in self.vms if vm.home is host and vm.resident
+            vm.memory
+            for vm in self.vms
+            if vm is not ignoring
+            and vm.resident
+            and (vm.home is host or vm.migrating_to is host)
         )
         return host.memory_total - HOST_MEMORY_OVERHEAD - used - extra_used
 

@@ -43,6 +43,20 @@ VM_FIELDS = (
     'domid', 'other_config', 'allowed_operations', 'current_operations',
     'tags',
 )
+HOST_METRICS_FIELDS = (
+    'uuid', 'memory_total', 'memory_free', 'live', 'last_updated',
+    'other_config',
+)
+SR_FIELDS = (
+    'uuid', 'name_label', 'name_description', 'allowed_operations',
+    'current_operations', 'VDIs', 'PBDs', 'virtual_allocation',
+    'physical_utilisation', 'physical_size', 'type', 'content_type',
+    'shared', 'other_config', 'tags', 'sm_config',
+)
+PBD_FIELDS = (
+    'uuid', 'host', 'SR', 'device_config', 'currently_attached',
+    'other_config',
+)
 TASK_FIELDS = (
     'uuid', 'name_label', 'name_description', 'status', 'progress', 'result',
     'error_info', 'created', 'finished', 'resident_on', 'allowed_operations',
@@ -54,6 +68,9 @@ FIELDS = {
     'pool': POOL_FIELDS,
     'VM': VM_FIELDS,
     'task': TASK_FIELDS,
+    'host_metrics': HOST_METRICS_FIELDS,
+    'SR': SR_FIELDS,
+    'PBD': PBD_FIELDS,
 }
 
 
@@ -109,22 +126,33 @@ class Reply:
 
 class Call:
     """Context of one API call: the endpoint's host, the caller's session,
-    fault mode."""
+    the fault mode of a join or designate (``(action, delay)``) and, for
+    ``Async.*``, the task that runs it."""
 
-    def __init__(self, host, session=None, join_mode=None):
+    def __init__(self, host, session=None, mode=None):
         self.host = host
         self.session = session
-        self.join_mode = join_mode
+        self.mode = mode
         self.pool = host.pool
+        self.task = None
 
 
 class _Method:
-    def __init__(self, func, nmin, nmax, session, asyncable):
+    """``start`` runs before the operation takes its time (when the task is
+    created, or before a synchronous call's delay), under the lock: it may
+    refuse at once (XapiError) and returns a cleanup callable or None, run
+    when the operation ends however it ends.  ``duration`` names the
+    config key of how long the operation takes."""
+
+    def __init__(self, func, nmin, nmax, session, asyncable, start=None,
+                 duration=None):
         self.func = func
         self.nmin = nmin
         self.nmax = nmax
         self.session = session
         self.asyncable = asyncable
+        self.start = start
+        self.duration = duration
 
 
 class XenAPIService:
@@ -132,7 +160,7 @@ class XenAPIService:
 
     ``hooks`` is the owning Fleet: ``call_later(delay, fn)``,
     ``endpoint_down(host)``, ``endpoint_up(host)``; ``config`` carries
-    join_delay, eject_delay and task_delay.
+    join_delay, eject_delay, task_delay and migrate_delay.
     """
 
     def __init__(self, state, fault_table, hooks, config):
@@ -141,7 +169,12 @@ class XenAPIService:
         self.hooks = hooks
         self.config = config
         self.methods = {}
+        self._closed = False
         self._register_all()
+
+    def close(self):
+        """The fleet stops: running tasks stop where they are."""
+        self._closed = True
 
     # -- dispatch -------------------------------------------------------------
 
@@ -154,18 +187,19 @@ class XenAPIService:
         takes_session = spec.session if spec is not None else True
         candidates = [method, base] if is_async else [method]
         rule = self.faults.take(
-            host.name, candidates, takes_session and bool(params)
+            host.name, candidates, takes_session and bool(params), is_async
         )
 
-        delay, error, join_mode = 0.0, None, None
+        delay, error, mode, hang = 0.0, None, None, False
         if rule is not None:
             error = rule.error
-            if rule.action == faultlib.LATE_JOIN:
-                join_mode = (faultlib.LATE_JOIN, rule.delay)
+            if rule.action in faultlib.LATE_ACTIONS:
+                mode = (rule.action, rule.delay)
             else:
                 delay = rule.delay or 0.0
                 if rule.action == faultlib.HALF_DONE_JOIN:
-                    join_mode = (faultlib.HALF_DONE_JOIN, None)
+                    mode = (faultlib.HALF_DONE_JOIN, None)
+                hang = rule.action == faultlib.HANG
             if rule.action in faultlib.WIRE_ACTIONS:
                 _sleep(delay)
                 return Reply(rule.action)
@@ -188,36 +222,62 @@ class XenAPIService:
                     str(len(params)),
                 ]
             )
-        if not is_async:
+        if spec.duration:
+            # How long the operation itself takes (e.g. a live migration).
+            delay += self.config.get(spec.duration, 0.0)
+        # A synchronous operation with start checks (VM.pool_migrate) is
+        # checked first, then takes its time, as its Async form does.
+        staged = not is_async and spec.start is not None and error is None
+        if not is_async and not staged:
             # A slow operation: the work happens after the delay, then the
             # reply goes out.
             _sleep(delay)
 
+        try:
+            return self._run(
+                host, spec, method, params, is_async, staged, delay, error,
+                mode, hang
+            )
+        except XapiError as exc:
+            return Reply.failure(exc.details)
+        except Exception as exc:
+            # A simulator bug must not kill the connection.
+            LOG.exception('simulator error in %s', method)
+            return Reply.failure(
+                ['INTERNAL_ERROR', '%s: %s' % (type(exc).__name__, exc)]
+            )
+
+    def _run(
+        self, host, spec, method, params, is_async, staged, delay, error,
+        mode, hang
+    ):
         with self.state.lock:
-            try:
-                session = None
-                args = tuple(params)
-                if spec.session:
-                    session = self._check_session(host, params[0])
-                    args = args[1:]
-                if not is_async and error is not None:
-                    raise XapiError(*error)
-                call = Call(host, session, join_mode)
-                if is_async:
-                    value = self._start_task(
-                        call, spec, method, args, delay, error
+            session = None
+            args = tuple(params)
+            if spec.session:
+                session = self._check_session(host, params[0])
+                args = args[1:]
+            if not is_async and error is not None:
+                raise XapiError(*error)
+            call = Call(host, session, mode)
+            if is_async:
+                return Reply.success(
+                    self._start_task(
+                        call, spec, method, args, delay, error, hang
                     )
-                else:
-                    value = spec.func(call, *args)
-                return Reply.success(value)
-            except XapiError as exc:
-                return Reply.failure(exc.details)
-            except Exception as exc:
-                # A simulator bug must not kill the connection.
-                LOG.exception('simulator error in %s', method)
-                return Reply.failure(
-                    ['INTERNAL_ERROR', '%s: %s' % (type(exc).__name__, exc)]
                 )
+            if not staged:
+                return Reply.success(spec.func(call, *args))
+            # xapi runs every call as a task; this one is never listed.
+            call.task = model.Task(method, call.pool, host)
+            call.task.cleanup = spec.start(call, *args)
+        try:
+            _sleep(delay)
+            with self.state.lock:
+                return Reply.success(spec.func(call, *args))
+        finally:
+            with self.state.lock:
+                call.task.finish('success')
 
     def _check_session(self, host, ref):
         session = (
@@ -231,28 +291,43 @@ class XenAPIService:
 
     # -- tasks ----------------------------------------------------------------
 
-    def _start_task(self, call, spec, method, args, delay, error):
+    def _start_task(self, call, spec, method, args, delay, error, hang):
         task = model.Task(method, call.pool, call.host)
         self.state.register(task)
-        duration = self.config['task_delay'] + (delay or 0.0)
+        call.task = task
+        if spec.start is not None and error is None:
+            # Checks that xapi makes before the work starts fail the task
+            # at once, not after its duration.
+            try:
+                task.cleanup = spec.start(call, *args)
+            except XapiError as exc:
+                task.finish('failure', error_info=exc.details)
+                return task.ref
+        duration = None if hang else self.config['task_delay'] + delay
         self.hooks.call_later(
             0, lambda: self._run_task(task, spec, call, args, duration, error)
         )
         return task.ref
 
     def _run_task(self, task, spec, call, args, duration, error):
+        """Keep ``task`` pending for ``duration`` seconds (None: until it is
+        cancelled), then run the operation."""
         start = time.monotonic()
         while True:
             elapsed = time.monotonic() - start
-            if elapsed >= duration:
+            if duration is not None and elapsed >= duration:
                 break
             with self.state.lock:
-                if task.status != 'pending':
+                if task.status != 'pending' or self._closed:
                     return
                 # Progress rises while the task is pending; it reaches 1.0 at
-                # the end.
-                task.progress = round(0.9 * elapsed / duration, 3)
-            time.sleep(min(0.02, duration - elapsed))
+                # the end (a hanging task stays at 0.5).
+                task.progress = (
+                    0.5 if duration is None
+                    else round(0.9 * elapsed / duration, 3)
+                )
+            time.sleep(0.02 if duration is None
+                       else min(0.02, duration - elapsed))
         with self.state.lock:
             if task.status != 'pending':
                 return  # cancelled before the work started
@@ -270,9 +345,11 @@ class XenAPIService:
 
     # -- registration ---------------------------------------------------------
 
-    def _add(self, name, func, nmin, nmax=None, session=True, asyncable=False):
+    def _add(self, name, func, nmin, nmax=None, session=True, asyncable=False,
+             start=None, duration=None):
         self.methods[name] = _Method(
-            func, nmin, nmin if nmax is None else nmax, session, asyncable
+            func, nmin, nmin if nmax is None else nmax, session, asyncable,
+            start, duration
         )
 
     def _register_all(self):
@@ -287,7 +364,8 @@ class XenAPIService:
         add('session.logout', self.session_logout, 0)
         add('session.get_this_host', self.session_get_this_host, 1)
 
-        for cls in ('host', 'pool', 'VM', 'task'):
+        for cls in ('host', 'pool', 'VM', 'task', 'host_metrics', 'SR',
+                    'PBD'):
             self._register_class(cls)
 
         add('pool.set_name_label', self._setter('pool', 'name_label'), 2)
@@ -323,7 +401,14 @@ class XenAPIService:
             self._setter('VM', 'name_description'),
             2,
         )
-        add('VM.pool_migrate', self.vm_pool_migrate, 3, asyncable=True)
+        add(
+            'VM.pool_migrate',
+            self.vm_pool_migrate,
+            3,
+            asyncable=True,
+            start=self._start_migration,
+            duration='migrate_delay',
+        )
         add('VM.clean_shutdown', self.vm_shutdown, 1, asyncable=True)
         add('VM.hard_shutdown', self.vm_shutdown, 1, asyncable=True)
         add('VM.start', self.vm_start, 3, asyncable=True)
@@ -361,7 +446,7 @@ class XenAPIService:
         self._add('%s.get_all_records' % cls, get_all_records, 0)
         self._add('%s.get_record' % cls, get_record, 1)
         self._add('%s.get_by_uuid' % cls, get_by_uuid, 1)
-        if cls != 'pool':
+        if cls != 'pool' and 'name_label' in FIELDS[cls]:
             self._add('%s.get_by_name_label' % cls, get_by_name_label, 1)
         for field in FIELDS[cls]:
             self._add(
@@ -436,7 +521,7 @@ class XenAPIService:
             'software_version': dict(host.software_version),
             'cpu_info': {
                 'vendor': host.cpu_vendor,
-                'cpu_count': 8,
+                'cpu_count': host.cpus,
                 'socket_count': 1,
                 'modelname': 'Simulated CPU',
             },
@@ -448,9 +533,9 @@ class XenAPIService:
             'current_operations': {},
             'capabilities': ['xen-3.0-x86_64', 'hvm-3.0-x86_64'],
             'PIFs': [],
-            'PBDs': [],
+            'PBDs': [host.local_pbd.ref] if host.local_pbd else [],
             'host_CPUs': [],
-            'metrics': NULL_REF,
+            'metrics': host.metrics.ref if host.metrics else NULL_REF,
             'edition': 'xcp-ng',
             'tags': [],
             'https_only': False,
@@ -480,7 +565,7 @@ class XenAPIService:
 
     def vm_record(self, vm):
         resident_on = vm.home.ref if vm.resident else NULL_REF
-        if vm.is_control_domain:
+        if vm.is_control_domain or vm.current_operations:
             ops = []
         elif vm.resident:
             ops = ['clean_shutdown', 'hard_shutdown', 'pool_migrate']
@@ -506,8 +591,50 @@ class XenAPIService:
             'domid': vm.domid,
             'other_config': dict(vm.other_config),
             'allowed_operations': ops,
-            'current_operations': {},
+            'current_operations': dict(vm.current_operations),
             'tags': [],
+        }
+
+    def host_metrics_record(self, metrics):
+        host = metrics.host
+        return {
+            'uuid': metrics.uuid,
+            'memory_total': host.memory_total,
+            'memory_free': max(self.state.free_memory(host), 0),
+            'live': host.reachable,
+            'last_updated': model.now_datetime(),
+            'other_config': dict(metrics.other_config),
+        }
+
+    def sr_record(self, sr):
+        host = sr.host
+        return {
+            'uuid': sr.uuid,
+            'name_label': sr.name_label,
+            'name_description': sr.name_description,
+            'allowed_operations': [],
+            'current_operations': {},
+            'VDIs': [],
+            'PBDs': [host.local_pbd.ref] if host.local_pbd else [],
+            'virtual_allocation': host.disk_used,
+            'physical_utilisation': host.disk_used,
+            'physical_size': host.disk_total,
+            'type': 'ext',
+            'content_type': 'user',
+            'shared': False,
+            'other_config': dict(sr.other_config),
+            'tags': [],
+            'sm_config': {},
+        }
+
+    def pbd_record(self, pbd):
+        return {
+            'uuid': pbd.uuid,
+            'host': pbd.host.ref,
+            'SR': pbd.sr.ref,
+            'device_config': {},
+            'currently_attached': True,
+            'other_config': dict(pbd.other_config),
         }
 
     def task_record(self, task):
@@ -644,7 +771,7 @@ class XenAPIService:
             if joiner.cpu_vendor != target.cpu_vendor:
                 raise XapiError('POOL_HOSTS_NOT_HOMOGENEOUS', 'CPUs differ')
 
-        mode, after = call.join_mode or (None, None)
+        mode, after = call.mode or (None, None)
         if mode == faultlib.HALF_DONE_JOIN:
             LOG.info(
                 'fault: %s join to %s reported success but is dropped',
@@ -720,11 +847,9 @@ class XenAPIService:
         host.pool = None
         host.rebooting = True
         self.state.drop_sessions(host)
-        # Eject wipes the host: local VMs and its dom0 record go; refs will all
-        # be new.
-        for vm in self.state.vms_on(host):
-            self.state.forget(vm)
-        host.dom0 = None
+        # Eject wipes the host: local VMs, its dom0 record and its local
+        # storage go; refs will all be new.
+        self.state.wipe(host)
         self.hooks.endpoint_down(host)
         epoch = host.epoch
         self.hooks.call_later(
@@ -766,12 +891,33 @@ class XenAPIService:
             )
         if not host.reachable:
             raise XapiError('HOST_OFFLINE', host.ref)
-        old = pool.master
-        pool.master = host
-        # The old master restarts as a member: its sessions go, logins say
-        # HOST_IS_SLAVE.
-        self.state.drop_sessions(old)
+        mode, after = call.mode or (None, None)
+        if mode == faultlib.LATE_DESIGNATE:
+            LOG.info('fault: the hand-over to %s happens in %ss',
+                     host.name, after)
+            self.hooks.call_later(
+                after, lambda: self._switch_master(pool, host)
+            )
+        else:
+            self._switch_master(pool, host)
         return ''
+
+    def _switch_master(self, pool, host):
+        with self.state.lock:
+            if (
+                not pool.alive
+                or host not in pool.members
+                or host is pool.master
+                or not host.reachable
+            ):
+                return
+            old = pool.master
+            pool.master = host
+            # The old master restarts as a member: its sessions go, logins
+            # say HOST_IS_SLAVE.
+            self.state.drop_sessions(old)
+            LOG.info('%s is the master of its pool; %s is a member',
+                     host.name, old.name)
 
     # -- host maintenance -----------------------------------------------------
 
@@ -822,7 +968,8 @@ class XenAPIService:
 
     # -- VMs ------------------------------------------------------------------
 
-    def vm_pool_migrate(self, call, vm_ref, host_ref, options):
+    def _check_migration(self, call, vm_ref, host_ref):
+        """(vm, target) if ``vm_ref`` may migrate to ``host_ref`` now."""
         vm = self.state.lookup(call.pool, 'VM', vm_ref)
         target = self.state.lookup(call.pool, 'host', host_ref)
         if vm.is_control_domain:
@@ -835,18 +982,56 @@ class XenAPIService:
             raise XapiError(
                 'VM_BAD_POWER_STATE', vm.ref, 'running', vm.power_state.lower()
             )
+        self._assert_idle(vm, call.task)
         if target is vm.home:
-            return ''
+            return vm, target
         if not target.enabled:
             raise XapiError('HOST_DISABLED', target.ref)
         if not target.reachable or target.joining is not None:
             raise XapiError('HOST_OFFLINE', target.ref)
-        free = self.state.free_memory(target)
+        # A VM already migrating there holds its memory on the target too.
+        free = self.state.free_memory(target, ignoring=vm)
         if free < vm.memory:
             raise XapiError(
                 'HOST_NOT_ENOUGH_FREE_MEMORY', vm.memory, max(free, 0)
             )
-        vm.home = target
+        return vm, target
+
+    @staticmethod
+    def _assert_idle(vm, own_task=None):
+        for task_ref, operation in vm.current_operations.items():
+            if own_task is None or task_ref != own_task.ref:
+                raise XapiError(
+                    'OTHER_OPERATION_IN_PROGRESS',
+                    'VM',
+                    vm.ref,
+                    operation,
+                    task_ref,
+                )
+
+    def _start_migration(self, call, vm_ref, host_ref, options):
+        """Async.VM.pool_migrate: check at once, then hold the target's
+        memory and mark the VM busy until the task ends."""
+        vm, target = self._check_migration(call, vm_ref, host_ref)
+        if target is vm.home:
+            return None
+        task_ref = call.task.ref
+        vm.migrating_to = target
+        vm.current_operations[task_ref] = 'pool_migrate'
+
+        def cleanup():
+            vm.current_operations.pop(task_ref, None)
+            if vm.migrating_to is target:
+                vm.migrating_to = None
+
+        return cleanup
+
+    def vm_pool_migrate(self, call, vm_ref, host_ref, options):
+        vm, target = self._check_migration(call, vm_ref, host_ref)
+        if target is not vm.home:
+            vm.home = target
+            vm.migrating_to = None
+            LOG.info('%s migrated to %s', vm.name_label, target.name)
         return ''
 
     def vm_shutdown(self, call, vm_ref):
@@ -855,6 +1040,7 @@ class XenAPIService:
             raise XapiError(
                 'OPERATION_NOT_ALLOWED', 'Cannot shut down a control domain'
             )
+        self._assert_idle(vm)
         if vm.power_state not in model.RESIDENT_STATES:
             raise XapiError(
                 'VM_BAD_POWER_STATE',

@@ -2,11 +2,13 @@
 
 A thin facade: ``session.SessionManager`` owns the connections (one
 logged-in session per host URL, timeouts, TLS, error translation) and
-``pool.ResourcePool`` owns the pool rules.  Both live as long as the
-driver, so sessions and cached host facts are reused across requests.
+``pool.ResourcePool`` owns the pool rules and ``host.HostOps`` the host
+status and maintenance steps.  All live as long as the driver, so
+sessions, cached host facts and refs are reused across requests.
 """
 
 from nova_aggregates.virt import driver
+from nova_aggregates.virt.xenapi import host as xhost
 from nova_aggregates.virt.xenapi import pool as xpool
 from nova_aggregates.virt.xenapi import session as xsession
 
@@ -21,6 +23,7 @@ class XenAPIDriver(driver.ComputeDriver):
         super().__init__(conf)
         self._sessions = xsession.SessionManager(conf)
         self._pool = xpool.ResourcePool(conf, self._sessions)
+        self._hosts = xhost.HostOps(conf, self._sessions, self._pool)
 
     def add_to_pool(self, pool, host):
         return self._pool.add_to_pool(pool, host)
@@ -33,6 +36,30 @@ class XenAPIDriver(driver.ComputeDriver):
 
     def get_pool_state(self, pool):
         return self._pool.get_pool_state(pool)
+
+    def get_host_resources(self, pool, host):
+        return self._hosts.get_host_resources(pool, host)
+
+    def set_host_enabled(self, pool, host, enabled):
+        self._hosts.set_host_enabled(pool, host, enabled)
+
+    def get_host_enabled(self, pool, host):
+        return self._hosts.get_host_enabled(pool, host)
+
+    def list_guests(self, pool, host):
+        return self._hosts.list_guests(pool, host)
+
+    def free_memory(self, pool, hosts):
+        return self._hosts.free_memory(pool, hosts)
+
+    def live_migrate(self, pool, guest, target):
+        return self._hosts.live_migrate(pool, guest, target)
+
+    def guest_location(self, pool, guest_uuid):
+        return self._hosts.guest_location(pool, guest_uuid)
+
+    def designate_new_master(self, pool, new_master):
+        return self._hosts.designate_new_master(pool, new_master)
 
     def cleanup(self):
         self._sessions.close_all()
