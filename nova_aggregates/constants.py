@@ -19,6 +19,12 @@ ERROR = 'error'
 #: States from which a pool membership change may start.
 MAY_CHANGE = (CREATED, ACTIVE, ERROR)
 
+#: A compute host's status, and its maintenance mode (as os-hosts shows).
+HOST_ENABLED = 'enabled'
+HOST_DISABLED = 'disabled'
+ON_MAINTENANCE = 'on_maintenance'
+OFF_MAINTENANCE = 'off_maintenance'
+
 POOL_FLAG = 'hypervisor_pool'
 POOL_FLAG_VALUE = 'true'
 AVAILABILITY_ZONE = 'availability_zone'

@@ -31,9 +31,12 @@ from nova_aggregates.db.aggregates import (
     aggregate_get, aggregate_get_all, aggregate_get_by_state,
     aggregate_update, lock_aggregate)
 from nova_aggregates.db.compute_hosts import (
-    compute_host_create, compute_host_delete, compute_host_get,
-    compute_host_get_all, compute_host_update, lock_hosts)
+    compute_host_claim, compute_host_create, compute_host_delete,
+    compute_host_get, compute_host_get_all, compute_host_release,
+    compute_host_update, lock_hosts)
 from nova_aggregates.db import engine
+from nova_aggregates.db.guest_origins import (
+    guest_origin_set, guest_origins_forget, guest_origins_of)
 from nova_aggregates.db.engine import (
     get_engine, now, ping, reader, transaction, writer)
 from nova_aggregates.db.models import (
@@ -53,14 +56,19 @@ __all__ = [
     'aggregate_host_add', 'aggregate_host_remove', 'aggregate_metadata_update',
     'host_aggregates',
     # compute hosts
-    'compute_host_create', 'compute_host_delete', 'compute_host_get',
-    'compute_host_get_all', 'compute_host_update', 'lock_hosts',
+    'compute_host_claim', 'compute_host_create', 'compute_host_delete',
+    'compute_host_get', 'compute_host_get_all', 'compute_host_release',
+    'compute_host_update', 'lock_hosts',
+    # where evacuated guests came from (one table in both stores)
+    'guest_origin_set', 'guest_origins_forget', 'guest_origins_of',
 ]
 
-#: The names each store binds: everything above but the engine's.
+#: The names each store binds: everything above but the engine's and those
+#: both stores share.
 _PER_STORE = tuple(name for name in __all__ if name not in (
     'configure', 'dispose', 'get_engine', 'now', 'ping', 'reader',
-    'transaction', 'writer'))
+    'transaction', 'writer', 'guest_origin_set', 'guest_origins_forget',
+    'guest_origins_of'))
 
 _OWN = {name: globals()[name] for name in _PER_STORE}
 

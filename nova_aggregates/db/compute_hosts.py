@@ -20,6 +20,34 @@ _GET_MANY = sa.select(compute_hosts).where(
     compute_hosts.c.name.in_(sa.bindparam('names', expanding=True)))
 
 
+_THIS_HOST = compute_hosts.c.name == sa.bindparam('host_name')
+_CLAIM = compute_hosts.update().where(_THIS_HOST).where(
+    compute_hosts.c.task_owner.is_(None))
+_RELEASE = compute_hosts.update().where(_THIS_HOST).where(
+    compute_hosts.c.task_owner == sa.bindparam('owner'))
+
+
+@engine.writer
+def compute_host_claim(context, name, owner, **values):
+    """Take the host's lease for ``owner`` (a status change of a host in
+    no pool aggregate), setting ``values`` too; False when another holds
+    it.  Atomic across processes and API nodes."""
+    result = context.connection.execute(_CLAIM, dict(
+        values, host_name=name, task_owner=owner,
+        task_started_at=engine.now(), updated_at=engine.now()))
+    return result.rowcount == 1
+
+
+@engine.writer
+def compute_host_release(context, name, owner, **values):
+    """Give the lease of ``owner`` back, setting ``values``; False when
+    ``owner`` did not hold it."""
+    result = context.connection.execute(_RELEASE, dict(
+        values, host_name=name, owner=owner, task_owner=None,
+        task_started_at=None, updated_at=engine.now()))
+    return result.rowcount == 1
+
+
 @engine.writer
 def lock_hosts(context, names):
     """Lock compute host rows (sorted, to avoid deadlocks) and return them as

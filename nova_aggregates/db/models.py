@@ -131,8 +131,41 @@ class ComputeHost(Base):
     # of it carries one (doc/api-ref.md, "Host inventory").
     zone = sa.Column(sa.String(255), nullable=True)
     hypervisor_url = sa.Column(sa.String(1024), nullable=True)
+    # enabled | disabled (nova_aggregates/constants.py): a disabled host is
+    # no migration target and joins no aggregate.
+    status = sa.Column(sa.String(16), nullable=False,
+                       default=constants.HOST_ENABLED,
+                       server_default=constants.HOST_ENABLED)
+    disabled_reason = sa.Column(sa.String(255), nullable=True)
+    # off_maintenance | on_maintenance
+    maintenance = sa.Column(sa.String(16), nullable=False,
+                            default=constants.OFF_MAINTENANCE,
+                            server_default=constants.OFF_MAINTENANCE)
+    # Who is changing the host's status right now (a host in no pool
+    # aggregate: the pool's own lease covers the others).
+    task_owner = sa.Column(sa.String(255), nullable=True)
+    task_started_at = sa.Column(_timestamp(), nullable=True)
     created_at = sa.Column(_timestamp(), nullable=False)
     updated_at = sa.Column(_timestamp(), nullable=True)
+
+
+class GuestOrigin(Base):
+    """A guest the last evacuation of a host moved away, to move back when
+    the host leaves maintenance."""
+
+    __tablename__ = 'guest_origins'
+    __table_args__ = (
+        sa.Index('guest_origins_origin_idx', 'origin'),
+        _TABLE_ARGS,
+    )
+
+    vm_uuid = sa.Column(sa.String(36), primary_key=True)
+    vm_name = sa.Column(sa.String(255), nullable=True)
+    memory = sa.Column(sa.BigInteger, nullable=False)
+    # The compute host it ran on, and the one it was moved to.
+    origin = sa.Column(_name(), nullable=False)
+    moved_to = sa.Column(_name(), nullable=False)
+    moved_at = sa.Column(_timestamp(), nullable=False)
 
 
 # The tables, for the SQLAlchemy Core statements of the query modules.
@@ -140,3 +173,4 @@ aggregates = Aggregate.__table__
 aggregate_hosts = AggregateHost.__table__
 aggregate_metadata = AggregateMetadata.__table__
 compute_hosts = ComputeHost.__table__
+guest_origins = GuestOrigin.__table__

@@ -13,6 +13,8 @@ from nova_aggregates.db.nova_api.models import compute_hosts
 from nova_aggregates import exception
 
 lock_hosts = registry.lock_hosts
+compute_host_claim = registry.compute_host_claim
+compute_host_release = registry.compute_host_release
 compute_host_create = registry.compute_host_create
 compute_host_update = registry.compute_host_update
 compute_host_get = registry.compute_host_get

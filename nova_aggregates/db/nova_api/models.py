@@ -163,6 +163,7 @@ aggregate_state = sa.Table(
 #: The own store's table: the same shape, and the same statements
 #: (``db/compute_hosts.py``) serve both stores.
 compute_hosts = models.compute_hosts.to_metadata(OURS)
+guest_origins = models.guest_origins.to_metadata(OURS)
 
 #: The state columns, in the order of the aggregate dicts.
 STATE_COLUMNS = ('operational_state', 'last_error', 'pending_host',

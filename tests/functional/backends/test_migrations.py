@@ -14,8 +14,9 @@ from nova_aggregates.db import models
 from tests.functional import backends
 
 TABLES = {'aggregates', 'aggregate_hosts', 'aggregate_metadata',
-          'compute_hosts'}
-EXACT_COLUMNS = (('compute_hosts', 'name'), ('aggregates', 'name'),
+          'compute_hosts', 'guest_origins'}
+EXACT_COLUMNS = (('compute_hosts', 'name'), ('guest_origins', 'origin'),
+                 ('aggregates', 'name'),
                  ('aggregates', 'pending_host'), ('aggregate_hosts', 'host'),
                  ('aggregate_metadata', 'key'),
                  ('aggregate_metadata', 'value'))

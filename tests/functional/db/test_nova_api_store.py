@@ -36,6 +36,8 @@ nova = nova_api_schema
 state_table = store_models.aggregate_state
 
 #: The keys of an aggregate as the own store returns it.
+#: The newest revision of the nova_api store's own chain.
+OUR_HEAD = 'n0002'
 AGGREGATE_KEYS = {'id', 'uuid', 'name', 'operational_state', 'last_error',
                   'pending_host', 'task_owner', 'task_started_at',
                   'created_at', 'updated_at', 'hosts', 'metadata'}
@@ -692,14 +694,16 @@ class SyncTests:
         for _ in range(2):
             result = self.manage('db', 'sync')
             self.assertEqual(0, result.returncode, result.stderr)
-            self.assertIn('Database is at revision n0001.', result.stdout)
+            self.assertIn('Database is at revision %s.' % OUR_HEAD,
+                          result.stdout)
         self.assertEqual(nova_tables | {
-            'compute_hosts', 'nova_aggregates_aggregate_state',
+            'compute_hosts', 'guest_origins',
+            'nova_aggregates_aggregate_state',
             'nova_aggregates_alembic_version'}, self.tables())
         self.assertEqual(before, self.nova_columns())
         self.assertEqual([nova.NOVA_API_HEAD], nova.nova_version(self.engine))
         result = self.manage('db', 'version')
-        self.assertEqual('n0001', result.stdout.strip())
+        self.assertEqual(OUR_HEAD, result.stdout.strip())
         result = self.manage('host', 'add', 'node1', '--zone', 'az1')
         self.assertEqual(0, result.returncode, result.stderr)
         self.assertIn('node1', self.manage('host', 'list').stdout)
