@@ -152,7 +152,43 @@ class PoolFlagLocked(Conflict):
 class PoolMasterNotAlone(Conflict):
     msg_fmt = ('Cannot remove host %(host)s from aggregate %(aggregate_id)s: '
                'it is the pool master and other members remain '
-               '(%(members)s).')
+               '(%(members)s). Put it in maintenance first: that hands the '
+               'master role to another member.')
+
+
+# -- host status and maintenance --------------------------------------------
+
+class HostNotInService(Conflict):
+    msg_fmt = ('Compute host %(host)s is %(why)s: it cannot join an '
+               'aggregate until it is enabled and out of maintenance.')
+
+
+class HostOperationInProgress(Conflict):
+    msg_fmt = ('A status or maintenance change of compute host %(host)s is '
+               'in progress; try again when it is finished.')
+
+
+class GuestsOutsideAnyPool(Conflict):
+    msg_fmt = ('Compute host %(host)s is in no hypervisor pool aggregate, so '
+               'its guests have nowhere to be live-migrated: it may enter '
+               'maintenance only with no running guests (it runs %(count)s: '
+               '%(guests)s).')
+
+
+class MaintenanceBlocked(Conflict):
+    """No target for some guests (``blocked``: dicts with vm, name, reason,
+    code): nothing was moved."""
+
+    msg_fmt = ('Compute host %(host)s cannot enter maintenance; nothing was '
+               'moved and the host is enabled as before. %(details)s')
+
+    def __init__(self, message=None, **kwargs):
+        self.blocked = kwargs.pop('blocked', [])
+        if 'details' not in kwargs:
+            kwargs['details'] = ' '.join(
+                'Guest %(name)s (%(vm)s) has no target: %(reason)s '
+                '(%(code)s).' % b for b in self.blocked)
+        super().__init__(message, **kwargs)
 
 
 class HostHasGuests(Conflict):

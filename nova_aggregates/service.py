@@ -7,6 +7,7 @@ import os
 import threading
 
 from nova_aggregates.aggregates import compute_hosts
+from nova_aggregates.aggregates import host_maintenance
 from nova_aggregates.aggregates import manager as aggregate_manager
 from nova_aggregates.aggregates import recovery
 from nova_aggregates import conf as na_conf
@@ -21,6 +22,8 @@ class Services:
         self.aggregates = aggregate_manager.AggregateManager(
             conf, inventory=compute_hosts.inventory(conf))
         self.compute_hosts = compute_hosts.ComputeHosts(conf)
+        self.host_maintenance = host_maintenance.HostMaintenance(
+            conf, self.aggregates.driver, self.aggregates.pools)
         self.recovery = recovery.Recovery(self.aggregates)
 
     def cleanup(self):

@@ -33,6 +33,9 @@ class ComputeHosts:
                 'name': host['name'],
                 'zone': zones[0] if zones else (host['zone'] or default),
                 'hypervisor_url': host['hypervisor_url'],
+                'status': host['status'],
+                'disabled_reason': host['disabled_reason'],
+                'maintenance': host['maintenance'],
                 'created_at': host['created_at'],
                 'updated_at': host['updated_at'],
             })

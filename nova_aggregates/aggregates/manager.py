@@ -214,9 +214,13 @@ class AggregateManager:
 
     # -- membership -----------------------------------------------------------
 
-    def add_host(self, context, aggregate_id, host):
+    def add_host(self, context, aggregate_id, host, in_service_only=True):
+        """Add ``host``; ``in_service_only=False`` lets a disabled or
+        in-maintenance host join (crash recovery forming a recorded pool
+        again, whose members keep their status)."""
         self.inventory.check_known(context, host)
-        agg, operation = self._add_host_begin(context, aggregate_id, host)
+        agg, operation = self._add_host_begin(context, aggregate_id, host,
+                                              in_service_only)
         if operation is None:
             return self._present(agg)
         change = operation.run(self.driver.add_to_pool, operation.pool,
@@ -226,12 +230,17 @@ class AggregateManager:
         return self.get_aggregate(context, aggregate_id)
 
     @db.transaction
-    def _add_host_begin(self, context, aggregate_id, host):
+    def _add_host_begin(self, context, aggregate_id, host, in_service_only):
         agg = db.lock_aggregate(context, aggregate_id)
         host_row = db.lock_hosts(context, [host])[host]
         if host in agg['hosts']:
             raise exception.AggregateHostExists(aggregate_id=aggregate_id,
                                                 host=host)
+        if in_service_only and \
+                host_row['maintenance'] != constants.OFF_MAINTENANCE:
+            raise exception.HostNotInService(host=host, why='in maintenance')
+        if in_service_only and host_row['status'] != constants.HOST_ENABLED:
+            raise exception.HostNotInService(host=host, why='disabled')
         if agg['operational_state'] == constants.CHANGING:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
         self._check_host_may_join(context, agg, host)

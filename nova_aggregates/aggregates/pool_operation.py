@@ -1,7 +1,8 @@
 """Pool operations: one change of a pool aggregate on its hypervisor.
 
-Every kind of change (``ADD_HOST``, ``REMOVE_HOST``, ``RENAME``; host
-maintenance next) lives the same life, as a ``PoolOperation``:
+Every kind of change (``ADD_HOST``, ``REMOVE_HOST``, ``RENAME``, and a
+member's status and maintenance, ``host_maintenance``) lives the same
+life, as a ``PoolOperation``:
 
 1. ``begin()``, inside the write transaction in which the rules checked the
    request: the aggregate moves to ``changing`` with a compare-and-set that
@@ -45,6 +46,10 @@ class Kind:
     #: Whether a failure may have changed the pool, so that its real state
     #: is read and recorded.
     may_change_pool: bool
+    #: Whether a failure leaves the aggregate in ``error``.  A host status
+    #: or maintenance change that failed leaves the pool's membership as it
+    #: was (and the failure is the answer): the aggregate keeps its state.
+    failure_is_pool_error: bool = True
 
 
 ADD_HOST = Kind('add_host', may_change_pool=True)
@@ -217,7 +222,8 @@ class PoolOperation:
             real.members == frozenset(self.aggregate['hosts'])
         keep_state = refused_first or (unchanged and isinstance(
             exc, (exception.HypervisorUnreachable,
-                  exception.HypervisorTimeout)))
+                  exception.HypervisorTimeout))) or \
+            not self.kind.failure_is_pool_error
         self._record_failure(self.context, exc, real, keep_state)
 
     def _read_real_state(self):

@@ -4,8 +4,11 @@
   left its aggregate ``changing``; once the operation's owner is gone
   (``lease.is_gone``) the database takes the pool's real state as the
   driver reads it, and the aggregate is ``active``/``created`` again, or
-  ``error`` when the pool cannot be read.  ``nova-aggregates-api`` runs it
-  at start-up and ``nova-aggregates-manage aggregate reconcile`` on demand.
+  ``error`` when the pool cannot be read; a host whose status or
+  maintenance change was interrupted is enabled or disabled on the
+  hypervisor as the database records it (the change is rolled back, as a
+  failed one is).  ``nova-aggregates-api`` runs it at start-up and
+  ``nova-aggregates-manage aggregate reconcile`` on demand.
 * ``reform_pool``: hypervisors that lost a pool the database records
   (reinstalled hosts; the embedded simulator, which starts empty) get it
   again, host by host.
@@ -18,6 +21,7 @@ from nova_aggregates.aggregates import lease
 from nova_aggregates.aggregates import pool_operation
 from nova_aggregates.db import api as db
 from nova_aggregates import exception
+from nova_aggregates.virt import driver as virt_driver
 
 LOG = logging.getLogger(__name__)
 
@@ -61,7 +65,39 @@ class Recovery:
                 real = None
             if self._reconcile_one(context, agg, real):
                 repaired.append(agg['id'])
+                if real is not None and agg['pending_host'] in real.members:
+                    # A member's status or maintenance change, perhaps.
+                    self._host_as_recorded(context, pool, agg['pending_host'])
+        for host in db.compute_host_get_all(context):
+            if host['task_owner'] and lease.is_gone(
+                    host['task_owner'], host['task_started_at'], now,
+                    stale_after):
+                self._host_as_recorded(context, None, host['name'])
+                db.compute_host_release(context, host['name'],
+                                        host['task_owner'])
         return repaired
+
+    def _host_as_recorded(self, context, pool, name):
+        """After an interrupted status or maintenance change of ``name``:
+        the hypervisor enables or disables it as the database records
+        (what the change would have recorded was never answered, so it is
+        rolled back: an interrupted evacuation leaves the host enabled, as
+        a failed one does)."""
+        if name is None or (pool is not None and pool.member(name) is None):
+            return
+        try:
+            row = db.compute_host_get(context, name)
+        except exception.ComputeHostNotFound:
+            return
+        host = virt_driver.ComputeHost(name=name,
+                                       hypervisor_url=row['hypervisor_url'])
+        try:
+            self.pools.driver.set_host_enabled(
+                pool, host, row['status'] == constants.HOST_ENABLED)
+        except exception.AggregatesException as exc:
+            LOG.warning('Compute host %s: cannot make the hypervisor agree '
+                        'with its recorded status %s: %s', name,
+                        row['status'], exc)
 
     @db.transaction
     def _reconcile_one(self, context, agg, real):
@@ -88,8 +124,18 @@ class Recovery:
         add."""
         hosts = self._forget_pool(context, aggregate_id)
         for host in hosts:
-            self.manager.add_host(context, aggregate_id, host)
-        return self.manager.get_aggregate(context, aggregate_id)
+            # Disabled and in-maintenance members were members: they join
+            # again, and the hypervisor gets their recorded status.
+            self.manager.add_host(context, aggregate_id, host,
+                                  in_service_only=False)
+        agg = self.manager.get_aggregate(context, aggregate_id)
+        pool = self.pools.read(context, db.aggregate_get(
+            context, aggregate_id)) if hosts else None
+        for host in hosts:
+            if db.compute_host_get(context, host)['status'] != \
+                    constants.HOST_ENABLED:
+                self._host_as_recorded(context, pool, host)
+        return agg
 
     @db.transaction
     def _forget_pool(self, context, aggregate_id):

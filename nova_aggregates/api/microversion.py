@@ -97,6 +97,7 @@ def negotiate(environ, ceiling=None):
         return None
     requested = parse(webob.headers.EnvironHeaders(environ), ceiling)
     environ[wsgi.ENVIRON_VERSION] = semantics(requested)
+    environ[wsgi.ENVIRON_REQUESTED_VERSION] = requested
     return requested
 
 

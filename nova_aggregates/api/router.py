@@ -16,10 +16,15 @@ path                                        method   handler
 /os-aggregates/{id}                         DELETE   AggregatesController.delete
 /os-aggregates/{id}/action                  POST     AggregatesController.action
 /os-hosts                                   GET      HostsController.index
+/os-hosts/{host_name}                       GET      HostsController.show
+/os-hosts/{host_name}                       PUT      HostsController.update
 /os-services                                GET      ServicesController.index
+/os-services/{service_id}                   PUT      ServicesController.update
 ==========================================  =======  ======================
 
-The extension rows come from the descriptors the ExtensionManager loaded
+``PUT os-services/{service_id}`` also serves the 2.1 actions ``enable``,
+``disable`` and ``disable-log-reason`` in place of an id.  The extension
+rows come from the descriptors the ExtensionManager loaded
 (``api/contrib``); each declares its rows in a ``ROUTES`` tuple next to its
 handlers.  A known path with another method is a 405; anything else a 404.
 The legacy surface also takes a ``.json``/``.xml`` suffix.
@@ -49,6 +54,9 @@ class APIRequest(webob.Request):
 
     context = None
     api_version = None
+    #: What the client asked for; above ``api_version`` only in front of
+    #: another compute API whose maximum is higher than ours.
+    requested_version = None
     surface = None
     wants_xml = False
 
@@ -188,6 +196,8 @@ class APIRouter:
             raise faults.APIError(400, 'Malformed request url')
         req.api_version = req.environ.get(wsgi.ENVIRON_VERSION,
                                           microversion.MIN_VERSION)
+        req.requested_version = req.environ.get(
+            wsgi.ENVIRON_REQUESTED_VERSION, req.api_version)
         return action
 
     def dispatch(self, req, route, action):

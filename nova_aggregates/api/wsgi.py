@@ -21,6 +21,8 @@ XML_TYPES = frozenset(('application/xml', 'text/xml',
 
 ENVIRON_CONTEXT = 'nova_aggregates.context'
 ENVIRON_VERSION = 'nova_aggregates.api_version'
+#: The version the request asked for (ENVIRON_VERSION: the one serving it).
+ENVIRON_REQUESTED_VERSION = 'nova_aggregates.requested_api_version'
 ENVIRON_FORMAT = 'nova_aggregates.format'
 
 

@@ -36,10 +36,16 @@ def _host_add(conf):
 
 
 def _host_list(conf):
-    hosts = _services(conf).compute_hosts.list(context.get_admin_context())
-    rows = [('name', 'zone', 'hypervisor_url')] + [
-        (h['name'], h['zone'], h['hypervisor_url'] or '-') for h in hosts]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
+    ctx = context.get_admin_context()
+    hosts = _services(conf).compute_hosts.list(ctx)
+    # "away": guests its last evacuation moved, to move back on restore.
+    rows = [('name', 'zone', 'hypervisor_url', 'status', 'maintenance',
+             'away')] + [
+        (h['name'], h['zone'], h['hypervisor_url'] or '-', h['status'],
+         h['maintenance'], len(db_api.guest_origins_of(ctx, h['name'])))
+        for h in hosts]
+    widths = [max(len(str(row[i])) for row in rows)
+              for i in range(len(rows[0]))]
     for row in rows:
         print('  '.join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
 

@@ -383,3 +383,23 @@ class TestOneConfigurationPerProcess(base.APITestCase):
                                   service.load_config, [other])
         self.assertIn('this process already loaded no configuration file',
                       str(error))
+
+
+class TestHostsRemovedAt243(FilterTestCase):
+    """With os-hosts served in front of an application whose maximum is
+    above 2.43: os-hosts/{host} is gone from 2.43, as in Nova."""
+
+    OPTIONS = 'extensions = os-aggregates os-hosts'
+
+    def test_404_from_243(self):
+        self.api.register_host('host1')
+        for version, status in (('2.42', 200), ('2.43', 404),
+                                ('latest', 404)):
+            response = self.call(
+                'PUT', '/os-hosts/host1', {'status': 'disable'},
+                headers={'OpenStack-API-Version': 'compute ' + version})
+            self.assertEqual(status, response.status_int, version)
+        self.assertFault(self.call('GET', '/os-hosts/host1', headers={
+            'OpenStack-API-Version': 'compute 2.50'}), 404, 'itemNotFound',
+            '2.43')
+        self.assertEqual(200, self.call('GET', '/os-hosts/host1').status_int)

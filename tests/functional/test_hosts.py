@@ -1,5 +1,6 @@
 """The host inventory (doc/api-ref.md, "Host inventory"): ``os-hosts`` in
-the 2012 shape and ``os-services`` in the modern one.  A host's zone is the zone of its
+the 2012 shape with each host's status and maintenance mode, and
+``os-services`` in the modern one.  A host's zone is the zone of its
 aggregates when one carries it, else its registered default."""
 
 import re
@@ -30,21 +31,48 @@ class TestHosts(base.APITestCase):
         return self.json_request('GET', '/v2.1/os-services' + query)
 
     def test_os_hosts_shape(self):
+        in_service = {'status': 'enabled',
+                      'maintenance_mode': 'off_maintenance'}
         for prefix in ('/v2.1', '/v2.1/admin', '/v1.1/admin', '/v2/admin'):
             self.assertEqual({'hosts': [
-                {'host_name': 'host1', 'service': 'compute',
-                 'zone': 'az-registered'},
-                {'host_name': 'host2', 'service': 'compute', 'zone': 'nova'},
-                {'host_name': 'host3', 'service': 'compute',
-                 'zone': 'az-other'},
+                dict(in_service, host_name='host1', service='compute',
+                     zone='az-registered'),
+                dict(in_service, host_name='host2', service='compute',
+                     zone='nova'),
+                dict(in_service, host_name='host3', service='compute',
+                     zone='az-other'),
             ]}, self.hosts(prefix))
 
+    def test_os_hosts_shows_status_and_maintenance(self):
+        self.json_request('PUT', '/v2.1/os-hosts/host2',
+                          {'status': 'disable'})
+        self.json_request('PUT', '/v2.1/os-hosts/host3',
+                          {'maintenance_mode': 'enable'})
+        for prefix in ('/v2.1', '/v1.1/admin'):
+            self.assertEqual(
+                [('host1', 'enabled', 'off_maintenance'),
+                 ('host2', 'disabled', 'off_maintenance'),
+                 ('host3', 'disabled', 'on_maintenance')],
+                [(h['host_name'], h['status'], h['maintenance_mode'])
+                 for h in self.hosts(prefix)['hosts']])
+
     def test_os_hosts_in_xml(self):
+        self.json_request('PUT', '/v2.1/os-hosts/host2',
+                          {'maintenance_mode': 'enable'})
         response = self.request('GET', '/v1.1/admin/os-hosts.xml')
         self.assertEqual('application/xml', response.content_type)
-        self.assertIn(b'<hosts><host><host_name>host1</host_name><service>'
-                      b'compute</service><zone>az-registered</zone></host>',
-                      response.body)
+        self.assertEqual(
+            b"<?xml version='1.0' encoding='UTF-8'?>\n<hosts>"
+            b'<host><host_name>host1</host_name><service>compute</service>'
+            b'<zone>az-registered</zone><status>enabled</status>'
+            b'<maintenance_mode>off_maintenance</maintenance_mode></host>'
+            b'<host><host_name>host2</host_name><service>compute</service>'
+            b'<zone>nova</zone><status>disabled</status>'
+            b'<maintenance_mode>on_maintenance</maintenance_mode></host>'
+            b'<host><host_name>host3</host_name><service>compute</service>'
+            b'<zone>az-other</zone><status>enabled</status>'
+            b'<maintenance_mode>off_maintenance</maintenance_mode></host>'
+            b'</hosts>', response.body)
 
     def test_default_zone_is_configurable(self):
         self.conf_fixture.config(default_availability_zone='elsewhere',

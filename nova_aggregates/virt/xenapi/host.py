@@ -49,7 +49,10 @@ Calls per guest migrated (``live_migrate``, warm: refs known)
 
 Other operations (warm)
     * ``set_host_enabled``: ``host.disable`` or ``host.enable`` (both
-      idempotent in XenServer).  ``get_host_enabled``: ``host.get_enabled``.
+      idempotent in XenServer); after a timeout, ``host.get_enabled`` every
+      ``poll_interval`` until it reads the change (bounded by ``[xenapi]
+      join_timeout``), else the timeout is reported.  ``get_host_enabled``:
+      ``host.get_enabled``.
     * ``list_guests``: ``host.get_resident_VMs`` + ``VM.get_record`` per
       resident VM (dom0 included, then skipped).
     * ``free_memory``: ``host.compute_free_memory`` per host (what xapi
@@ -173,8 +176,31 @@ class HostOps:
         self._check_member(action, pool, host)
         method = 'host.enable' if enabled else 'host.disable'
         with self._pools._refusals(action, host.name):
-            self._fresh(lambda: self._call(pool, host, method,
-                                           self._host_ref(pool, host)))
+            try:
+                self._fresh(lambda: self._call(pool, host, method,
+                                               self._host_ref(pool, host)))
+            except exception.HypervisorTimeout:
+                # No answer is not a refusal: the change may still land,
+                # and the host's record will tell.
+                if not self._await_enabled(pool, host, enabled):
+                    raise
+
+    def _await_enabled(self, pool, host, enabled):
+        """Whether ``host.get_enabled`` reads ``enabled`` within ``[xenapi]
+        join_timeout`` (asked every ``poll_interval``)."""
+        opts = self.conf.xenapi
+        deadline = time.monotonic() + opts.join_timeout
+        while True:
+            try:
+                if bool(self._call(pool, host, 'host.get_enabled',
+                                   self._host_ref(pool, host))) == enabled:
+                    return True
+            except (exception.HypervisorUnreachable,
+                    exception.HypervisorTimeout):
+                pass
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(opts.poll_interval)
 
     def get_host_enabled(self, pool, host):
         self._check_member('read', pool, host)

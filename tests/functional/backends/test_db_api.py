@@ -370,7 +370,8 @@ class APITests:
         self.call('GET', path, expected=404)
         hosts = self.call('GET', '/v2/admin/os-hosts')['hosts']
         self.assertEqual([{'host_name': 'node1', 'service': 'compute',
-                           'zone': 'az1'}], hosts)
+                           'zone': 'az1', 'status': 'enabled',
+                           'maintenance_mode': 'off_maintenance'}], hosts)
 
 
 class TestDbApiSQLite(DbApiTests, backends.ServiceDatabaseMixin,

@@ -172,6 +172,22 @@ class HostStatusTest(MaintenanceTestCase):
                            self.driver.set_host_enabled, self.pool,
                            self.compute('xenhost2'), True)
 
+    def test_slow_change_is_confirmed(self):
+        # host.disable answers after call_timeout, but it happens: the
+        # host's record says so within join_timeout.
+        drv = self.make_driver(call_timeout=0.3, join_timeout=1.0)
+        self.fleet.inject('host.disable', delay=0.6)
+        drv.set_host_enabled(self.pool, self.compute('xenhost2'), False)
+        self.assertFalse(self.fleet.host_state('xenhost2')['enabled'])
+        self.assertIn('host.get_enabled', self.calls())
+
+    def test_change_not_seen_in_time_is_a_timeout(self):
+        drv = self.make_driver(call_timeout=0.2, join_timeout=0.2)
+        self.fleet.inject('host.disable', delay=1.0)
+        self.assertRaises(exception.HypervisorTimeout, drv.set_host_enabled,
+                          self.pool, self.compute('xenhost2'), False)
+        self.assertTrue(self.fleet.host_state('xenhost2')['enabled'])
+
     def test_list_guests(self):
         self.fleet.add_vm('xenhost1', 'web', memory=1 * GIB)
         self.fleet.add_vm('xenhost1', 'db', memory=3 * GIB)
