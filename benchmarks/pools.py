@@ -77,6 +77,14 @@ class SimulatorAdmin:
     def pools(self):
         return self._call('GET', '/pools')
 
+    def vms(self):
+        return self._call('GET', '/vms')
+
+    def add_vm(self, host, name, memory):
+        """A running guest of ``memory`` bytes on ``host``; its uuid."""
+        return self._call('POST', '/hosts/%s/vms' % host,
+                          {'name': name, 'memory': memory})['uuid']
+
     def settle(self, timeout=10.0):
         if not self._call('POST', '/settle', {'timeout': timeout}).get(
                 'settled'):

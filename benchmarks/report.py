@@ -165,6 +165,53 @@ def pattern_lines(calls):
     return '\n'.join(lines)
 
 
+MAINTENANCE_ORDER = ('enable (member)', 'disable (member)',
+                     'enable (master)', 'disable (master)')
+
+
+def _maintenance_key(op):
+    name, _, guests = op.rpartition(', G=')
+    return (MAINTENANCE_ORDER.index(name) if name in MAINTENANCE_ORDER
+            else len(MAINTENANCE_ORDER), int(guests or 0), op)
+
+
+def maintenance_table(summary, calls, per_guest):
+    """Latency and XenAPI calls of each maintenance operation; "/guest"
+    columns: what each guest adds (difference to G=0, divided by G) and the
+    calls of live_migrate per guest moved."""
+    headers = ['maintenance operation', 'count', 'median ms', 'p99 ms',
+               'ms/guest', 'XenAPI calls/op', 'calls/guest',
+               'migration calls/guest', 'polls/guest', 'logins/op']
+    rows = []
+    for op in sorted(summary, key=_maintenance_key):
+        s = summary[op]
+        c = calls.get(op) or {}
+        g = per_guest.get(op) or {}
+        rows.append([
+            op, s['count'], s['median_ms'], s['p99_ms'],
+            g.get('ms_per_guest'),
+            '%.1f' % c['calls_mean'] if c else None,
+            '%.2f' % g['calls_per_guest'] if g else None,
+            '%.2f' % c['migration_calls_per_guest']
+            if c.get('migration_calls_per_guest') is not None else None,
+            '%.2f' % c['polls_per_guest']
+            if c.get('polls_per_guest') is not None else None,
+            c.get('logins_max')])
+    return table(headers, rows)
+
+
+def maintenance_methods(calls):
+    lines = []
+    for op in sorted(calls, key=_maintenance_key):
+        c = calls[op]
+        if not c:
+            continue
+        lines.append('  %-28s %s' % (op, ', '.join(
+            '%s %s' % (method, ('%.1f' % n).rstrip('0').rstrip('.'))
+            for method, n in c['methods_mean'].items()) or '(none)'))
+    return '\n'.join(lines)
+
+
 def concurrency_table(conc):
     headers = ['operation', 'workers', 'clients', 'ops/s', 'median ms',
                'p99 ms', 'speed-up', 'server cores', 'ops/core-s',
@@ -285,6 +332,20 @@ def target_checks(results):
                            calls['logins_min'], calls['logins_max']),
                        'ok (pool.join + 1 confirmation read)' if ok
                        else 'MISS'))
+    moved = [(c['migration_calls_per_guest'], c['polls_per_guest'])
+             for c in ((results.get('maintenance') or {}).get('xenapi')
+                       or {}).values()
+             if c and c.get('migration_calls_per_guest') is not None]
+    if moved:
+        # Async.VM.pool_migrate, the polls, task.destroy, VM.get_resident_on.
+        ok = all(abs(calls - 3 - polls) < 1e-9 for calls, polls in moved)
+        checks.append((
+            'maintenance: XenAPI calls per guest moved = 3 + polls',
+            '%.2f-%.2f (polls %.2f-%.2f)' % (
+                min(m[0] for m in moved), max(m[0] for m in moved),
+                min(m[1] for m in moved), max(m[1] for m in moved)),
+            'ok (pool_migrate, get_status polls, destroy, get_resident_on)'
+            if ok else 'MISS'))
     conc = results.get('concurrency') or {}
     for op in ('show', 'list'):
         by_workers = conc.get(op) or {}

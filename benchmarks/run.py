@@ -15,7 +15,10 @@ hosts registered beforehand, in parallel child processes):
    1600 aggregates;
 4. pool aggregates with the xenapi driver on the embedded XenServer
    simulator: latency, XenAPI calls and logins per operation;
-5. in-process (paste app, no sockets): SQL statements per request at a
+5. host maintenance on the same kind of server: a host's G guests
+   live-migrated away and back (G = 0, 10, 50), latency and XenAPI calls
+   per guest moved;
+6. in-process (paste app, no sockets): SQL statements per request at a
    small and the given size and as aggregates accumulate; with
    ``--profile``, cProfile of each operation.
 
@@ -53,10 +56,12 @@ QUICK = {
     'hello_requests': 200, 'concurrency_duration': 0.5, 'clients': 4,
     'concurrency_repeats': 1,
     'pools': 2, 'pool_hosts': 2, 'pool_rounds': 3,
+    'maintenance_guests': [0, 2], 'maintenance_rounds': 1,
 }
 
 
-PARTS = ('hello', 'workload', 'concurrency', 'xenapi', 'sql', 'profile')
+PARTS = ('hello', 'workload', 'concurrency', 'xenapi', 'maintenance', 'sql',
+         'profile')
 
 
 def _sizes(text):
@@ -104,6 +109,15 @@ def parse_args(argv):
     p.add_argument('--pool-rounds', type=int, default=3,
                    help='3 covers cold and warm form and join')
     p.add_argument('--no-xenapi', action='store_true')
+    p.add_argument('--maintenance-guests', type=_sizes, default=[0, 10, 50],
+                   help='guests per host, comma-separated: one pool of 3 '
+                        'hosts each (maintenance run)')
+    p.add_argument('--maintenance-rounds', type=int, default=2,
+                   help='times each host is taken through maintenance')
+    p.add_argument('--maintenance-poll-interval', type=float, default=0.02,
+                   help='[xenapi] poll_interval of the maintenance run: '
+                        'the wait before each check of a migration task')
+    p.add_argument('--no-maintenance', action='store_true')
     p.add_argument('--no-sql', action='store_true',
                    help='skip the in-process SQL statement count')
     p.add_argument('--profile', action='store_true',
@@ -127,9 +141,12 @@ def parse_args(argv):
     if args.pool_hosts is None:
         args.pool_hosts = args.hosts
     if args.only is None:
-        args.only = {'hello', 'workload', 'concurrency', 'xenapi', 'sql'}
+        args.only = {'hello', 'workload', 'concurrency', 'xenapi',
+                     'maintenance', 'sql'}
         for name, skip in (('concurrency', args.no_concurrency),
-                           ('xenapi', args.no_xenapi), ('sql', args.no_sql)):
+                           ('xenapi', args.no_xenapi),
+                           ('maintenance', args.no_maintenance),
+                           ('sql', args.no_sql)):
             if skip:
                 args.only.discard(name)
         if args.profile:
@@ -269,6 +286,16 @@ class Bench:
             conf = self.config('xenapi', self.xenapi_port, driver='xenapi',
                                xenapi_hosts=a.pools * a.pool_hosts)
             jobs.append((conf, [], self.path('xenapi.log')))
+        if 'maintenance' in a.only and self.xenapi_available():
+            from benchmarks import maintenance
+            self.maintenance_port = srv.free_port()
+            conf = self.config(
+                'maintenance', self.maintenance_port, driver='xenapi',
+                xenapi_hosts=maintenance.hosts_needed(
+                    a.maintenance_guests),
+                extra={'xenapi': {
+                    'poll_interval': a.maintenance_poll_interval}})
+            jobs.append((conf, [], self.path('maintenance.log')))
         srv.prepare_databases(jobs)
 
     def scaling_sizes(self):
@@ -414,11 +441,7 @@ class Bench:
         server = srv.api_server(self.path('xenapi.conf'), port, log)
         from benchmarks import pools
         with server.start():
-            printed = re.search(r'^simulator control at (http://\S+)',
-                                server.log_text(), re.M)
-            admin = pools.SimulatorAdmin(
-                printed.group(1) if printed else
-                srv.find_control_url(server, {port}))
+            admin = self._embedded_admin(server, port)
             names = sorted(admin.hosts(), key=lambda name: int(
                 re.sub(r'\D', '', name) or 0))
             if len(names) != n_hosts:
@@ -446,6 +469,58 @@ class Bench:
         say('  %d pool requests in %.1f s' % (
             sum(len(v) for v in recorder.latencies.values()),
             time.monotonic() - started))
+
+    def _embedded_admin(self, server, port):
+        """The admin endpoint of ``server``'s embedded simulator."""
+        from benchmarks import pools
+        printed = re.search(r'^simulator control at (http://\S+)',
+                            server.log_text(), re.M)
+        return pools.SimulatorAdmin(
+            printed.group(1) if printed else
+            srv.find_control_url(server, {port}))
+
+    def maintenance(self):
+        a = self.args
+        if not self.xenapi_available():
+            self.results['maintenance'] = {
+                'skipped': 'cannot import the xenapi driver/simulator: %s'
+                           % self._xenapi_error}
+            say('  SKIPPED: the xenapi driver or simulator cannot be '
+                'imported (%s)' % self._xenapi_error)
+            return
+        from benchmarks import maintenance
+        port = self.maintenance_port
+        server = srv.api_server(self.path('maintenance.conf'), port,
+                                self.path('maintenance.log'))
+        with server.start():
+            admin = self._embedded_admin(server, port)
+            names = sorted(admin.hosts(), key=lambda name: int(
+                re.sub(r'\D', '', name) or 0))
+            transport = HTTPTransport(port)
+            work = maintenance.MaintenanceWorkload(
+                transport, admin, names, a.maintenance_guests,
+                rounds=a.maintenance_rounds)
+            work.setup()
+            recorder = stats.Recorder()
+            started = time.monotonic()
+            work.run(self.recorder_callback(recorder))
+            elapsed = time.monotonic() - started
+            transport.close()
+        operations = recorder.summary()
+        calls = {op: maintenance.summarize(recorder.extra[op])
+                 for op in recorder.order}
+        self.results['maintenance'] = {
+            'sizes': {'guests_per_host': a.maintenance_guests,
+                      'hosts_per_pool': maintenance.PER_POOL,
+                      'rounds': a.maintenance_rounds,
+                      'poll_interval_s': a.maintenance_poll_interval},
+            'wall_s': elapsed,
+            'operations': operations,
+            'xenapi': calls,
+            'per_guest': maintenance.per_guest(operations, calls),
+        }
+        say('  %d maintenance requests in %.1f s' % (
+            sum(len(v) for v in recorder.latencies.values()), elapsed))
 
     def sql(self):
         from benchmarks import inprocess
@@ -539,6 +614,21 @@ def print_report(results):
             say(report.pool_table(x['operations'], x['xenapi'], floor, sqlp))
             say('Call patterns:')
             say(report.pattern_lines(x['xenapi']))
+    mt = results.get('maintenance')
+    if mt:
+        say('')
+        if 'skipped' in mt:
+            say('maintenance run SKIPPED: %s' % mt['skipped'])
+        else:
+            say('Host maintenance, xenapi driver on the embedded simulator: '
+                'pools of %(hosts_per_pool)d hosts with G guests each, '
+                '%(rounds)d rounds, [xenapi] poll_interval '
+                '%(poll_interval_s)s s, migrations taking no time'
+                % mt['sizes'])
+            say(report.maintenance_table(mt['operations'], mt['xenapi'],
+                                         mt['per_guest']))
+            say('XenAPI calls by method, per request (mean):')
+            say(report.maintenance_methods(mt['xenapi']))
     if results.get('profile'):
         say('')
         say('Profiles (cProfile, in-process, per request; slowest against '
@@ -579,6 +669,7 @@ def main(argv=None):
         ('workload', 'fake driver workload (with the concurrent clients '
                      'and the scaling run)', bench.fake),
         ('xenapi', 'xenapi pools', bench.xenapi),
+        ('maintenance', 'host maintenance (xenapi)', bench.maintenance),
         ('sql', 'SQL statements per request (in-process)', bench.sql),
         ('profile', 'profiles (in-process)', bench.profile),
     )

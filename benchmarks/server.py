@@ -18,7 +18,9 @@ _script = process.script
 
 
 def write_config(path, database, port, workers=1, driver='fake',
-                 xenapi_hosts=0, password='secret', threads=None):
+                 xenapi_hosts=0, password='secret', threads=None,
+                 extra=None):
+    """``extra``: ``{section: {option: value}}`` added last."""
     api = {'bind_host': '127.0.0.1', 'bind_port': port, 'workers': workers}
     if threads:
         api['threads'] = threads
@@ -33,7 +35,8 @@ def write_config(path, database, port, workers=1, driver='fake',
                               'connection_password': password}
         sections['xenserver_sim'] = {'hosts': xenapi_hosts,
                                      'password': password}
-    return process.write_config(path, sections)
+    return process.write_config(path, process.merge_sections(sections,
+                                                             extra))
 
 
 def prepare_databases(jobs):

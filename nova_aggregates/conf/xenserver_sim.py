@@ -6,6 +6,7 @@ work, with a deprecation warning.
 """
 
 from oslo_config import cfg
+from oslo_config import types
 
 xenserver_sim_group = cfg.OptGroup(
     'xenserver_sim', title='Embedded XenServer simulator',
@@ -40,6 +41,19 @@ xenserver_sim_opts = [
                      'admin endpoint on 127.0.0.1 (JSON: GET /pools, GET '
                      '/hosts, POST /faults, ...; see doc/simulator.md). '
                      '0 picks a free port; the URL is printed at start.'),
+    cfg.ListOpt('guests', default=[],
+                item_type=types.String(
+                    regex=r'^[^:\s]+:[^:\s]+:[1-9][0-9]*$'),
+                help='Development only: guest VMs the embedded simulator '
+                     'starts, running, every time it starts, as '
+                     'HOST:NAME:MEMORY_MB items (e.g. xenhost1:db:8192). '
+                     'They are started after the pools the database '
+                     'records are formed again; a host that is disabled or '
+                     'in maintenance gets none. XenServer refuses a pool '
+                     'join of a host running guests, so give guests to '
+                     'hosts that will not join a pool (the first host of a '
+                     'pool aggregate becomes its master, it joins '
+                     'nothing).'),
 ]
 
 

@@ -9,7 +9,9 @@ import fixtures
 from oslo_config import cfg
 
 from nova_aggregates import conf as na_conf
+from nova_aggregates import constants
 from nova_aggregates import context
+from nova_aggregates.db import api as db
 from nova_aggregates import devserver
 from nova_aggregates import service
 from tests import base
@@ -85,8 +87,9 @@ class TestEmbeddedSimulator(base.TestCase):
             self.assertEqual(host.url, hosts[host.name]['hypervisor_url'])
             self.assertIn('simulated XenServer host %s (%s) at %s' % (
                 host.name, hosts[host.name]['zone'], host.url), printed)
-        self.assertIn('simulator control at %s (GET pools, hosts; see '
+        self.assertIn('simulator control at %s (GET pools, hosts, vms; see '
                       'doc/simulator.md)' % fleet.control_url, printed)
+        self.assertEqual([], fleet.vms())
 
     def test_old_style_configuration_file(self):
         # A file written for [xenapi] embedded_simulator_* still starts the
@@ -141,3 +144,79 @@ class TestEmbeddedSimulator(base.TestCase):
         self.assertEqual(['xenhost1', 'xenhost2'],
                          self.manager.get_aggregate(self.ctx,
                                                     agg['id'])['hosts'])
+
+    def guests(self, fleet):
+        return sorted((vm['host'], vm['name'], vm['memory'] // 2 ** 20,
+                       vm['power_state']) for vm in fleet.vms())
+
+    def test_guests_start_running(self):
+        self.configure(hosts=2, guests=['xenhost1:db:8192',
+                                        'xenhost1:www:512',
+                                        'xenhost2:app:1024'])
+        fleet, printed = self.start()
+        self.assertEqual([('xenhost1', 'db', 8192, 'Running'),
+                          ('xenhost1', 'www', 512, 'Running'),
+                          ('xenhost2', 'app', 1024, 'Running')],
+                         self.guests(fleet))
+        uuids = {vm['name']: vm['uuid'] for vm in fleet.vms()}
+        self.assertIn('guest db (8192 MiB) running on xenhost1, uuid %s'
+                      % uuids['db'], printed)
+        # The last lines, after the hosts and the control URL.
+        self.assertEqual(3, len([line for line in printed[-3:]
+                                 if line.startswith('guest ')]))
+
+    def test_guests_are_items_of_host_name_and_memory(self):
+        for bad in ('xenhost1:db', 'xenhost1:db:0', 'xenhost1:db:1G',
+                    'xenhost1::512', 'xenhost1:d b:512'):
+            self.assertRaises(ValueError, self.configure, guests=[bad])
+
+    def test_no_guests_for_unknown_or_out_of_service_hosts(self):
+        self.configure(hosts=3, password='secret')
+        fleet, _ = self.start()
+        db.compute_host_update(self.ctx, 'xenhost2',
+                               status=constants.HOST_DISABLED)
+        db.compute_host_update(self.ctx, 'xenhost3',
+                               status=constants.HOST_DISABLED,
+                               maintenance=constants.ON_MAINTENANCE)
+        service.reset()
+        fleet.stop()
+
+        self.configure(guests=['xenhost1:db:1024', 'xenhost2:app:1024',
+                               'xenhost3:api:1024', 'xenhost9:web:1024'])
+        fleet, printed = self.start()
+        self.assertEqual([('xenhost1', 'db', 1024, 'Running')],
+                         self.guests(fleet))
+        self.assertIn('guest app not started: xenhost2 is disabled',
+                      printed)
+        self.assertIn('guest api not started: xenhost3 is in maintenance',
+                      printed)
+        self.assertIn('warning: no simulated host xenhost9 for guest web '
+                      '(hosts: xenhost1, xenhost2, xenhost3)', printed)
+
+    def test_guests_start_after_the_pools_are_formed_again(self):
+        # A member must join again on the fresh simulator: it has to be
+        # empty then (POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS), so its
+        # guests come after.
+        self.configure(hosts=2, password='secret')
+        fleet, _ = self.start()
+        agg = self.manager.create_aggregate(self.ctx, 'rack1')
+        self.manager.set_metadata(self.ctx, agg['id'],
+                                  {'hypervisor_pool': 'true'})
+        for name in ('xenhost1', 'xenhost2'):
+            self.manager.add_host(self.ctx, agg['id'], name)
+        service.reset()
+        fleet.stop()
+
+        self.configure(guests=['xenhost2:db:2048', 'xenhost1:www:1024'])
+        fleet, printed = self.start()
+        reformed = printed.index('re-formed the pool of aggregate rack1 on '
+                                 'the simulated hosts')
+        self.assertEqual(['guest', 'guest'],
+                         [line.split()[0] for line in printed[reformed + 1:]])
+        self.assertEqual(['xenhost1', 'xenhost2'],
+                         fleet.pool_of('xenhost2')['members'])
+        self.assertEqual([('xenhost1', 'www', 1024, 'Running'),
+                          ('xenhost2', 'db', 2048, 'Running')],
+                         self.guests(fleet))
+        self.assertEqual('active', self.manager.get_aggregate(
+            self.ctx, agg['id'])['metadata']['operational_state'])
