@@ -76,27 +76,27 @@ class _Claim:
 
     def finish(self, host_values, bookkeeping=None):
         """Record the host's new status and end the change."""
-        name = self.row['name']
-        if self.operation is None:
-            db.compute_host_release(self.context, name, lease.this_process(),
-                                    **host_values)
-            return
-        if host_values:
-            db.compute_host_update(self.context, name, **host_values)
-        self.operation.finish(pool_operation.Change(
-            bookkeeping=bookkeeping or virt_driver.PoolChange()))
+        if self._record(host_values):
+            self.operation.finish(pool_operation.Change(
+                bookkeeping=bookkeeping or virt_driver.PoolChange()))
 
     def fail(self, exc, host_values=None):
         """End the change after ``exc``: the host's status as it was, or
         ``host_values`` (what the hypervisor is left with)."""
+        if self._record(host_values or {}):
+            self.operation.fail(exc)
+
+    def _record(self, host_values):
+        """Write ``host_values``; for a host in no pool aggregate that also
+        gives its lease back.  True when a pool operation is left to end."""
         name = self.row['name']
         if self.operation is None:
             db.compute_host_release(self.context, name, lease.this_process(),
-                                    **(host_values or {}))
-            return
+                                    **host_values)
+            return False
         if host_values:
             db.compute_host_update(self.context, name, **host_values)
-        self.operation.fail(exc)
+        return True
 
 
 class HostMaintenance:

@@ -2,9 +2,12 @@
 on the in-memory fake driver: status, live evacuation inside the pool,
 master hand-over, restore, refusals, os-services, both surfaces."""
 
+import contextlib
+import io
 import socket
 from xml.etree import ElementTree
 
+from nova_aggregates.cmd import manage
 from nova_aggregates import constants
 from nova_aggregates.db import api as db
 from nova_aggregates.virt import driver as virt_driver
@@ -429,3 +432,23 @@ class TestPoolFormedAgain(MaintenanceTestCase):
                          (hosts['host3']['status'],
                           hosts['host3']['maintenance_mode']))
         self.assertEqual('disabled', hosts['host2']['status'])
+
+
+class TestHostList(MaintenanceTestCase):
+    """nova-aggregates-manage host list shows status, maintenance and how
+    many evacuated guests are away."""
+
+    def test_listing(self):
+        self.put_host('host2', {'maintenance_mode': 'enable'})
+        self.put_host('host3', {'status': 'disable'})
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            manage._host_list(self.conf)
+        rows = {line.split()[0]: line.split()
+                for line in out.getvalue().splitlines()[1:]}
+        self.assertEqual(['disabled', 'on_maintenance', '2'],
+                         rows['host2'][-3:])
+        self.assertEqual(['disabled', 'off_maintenance', '0'],
+                         rows['host3'][-3:])
+        self.assertEqual(['enabled', 'off_maintenance', '0'],
+                         rows['host1'][-3:])
