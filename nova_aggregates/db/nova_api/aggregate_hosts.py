@@ -9,6 +9,7 @@ from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
 from nova_aggregates import constants
+from nova_aggregates.db import aggregate_hosts as own_hosts
 from nova_aggregates.db import engine
 from nova_aggregates.db.nova_api import models
 from nova_aggregates.db.nova_api.models import aggregate_hosts
@@ -18,9 +19,10 @@ from nova_aggregates.db.nova_api.models import aggregates
 from nova_aggregates import exception
 
 _INSERT = aggregate_hosts.insert()
-_DELETE = aggregate_hosts.delete().where(
-    aggregate_hosts.c.aggregate_id == sa.bindparam('aggregate_id')).where(
-    aggregate_hosts.c.host == sa.bindparam('host_name'))
+
+# Nova's table has the own store's name and columns: the own statement
+# removes a host from it as well.
+aggregate_host_remove = own_hosts.aggregate_host_remove
 
 
 @engine.writer
@@ -36,16 +38,6 @@ def aggregate_host_add(context, aggregate_id, host):
                                             host=host)
     except db_exc.DBReferenceError:
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
-
-
-@engine.writer
-def aggregate_host_remove(context, aggregate_id, host):
-    conn = context.connection
-    result = conn.execute(_DELETE, {'aggregate_id': aggregate_id,
-                                    'host_name': host})
-    if result.rowcount == 0:
-        raise exception.AggregateHostNotFound(aggregate_id=aggregate_id,
-                                              host=host)
 
 
 def _host_aggregates_query():
