@@ -106,10 +106,14 @@ class HostAppInventory:
     def hosts(self, context, fresh=False):
         """The names of the application's compute hosts (``fresh``: asked
         now, whatever the cache holds)."""
+        return self._listing(context, fresh)[0]
+
+    def _listing(self, context, fresh=False):
+        """The names, and whether they were asked for just now."""
         with self._lock:
             if not fresh and self._names is not None and \
                     self.clock() < self._expires:
-                return self._names
+                return self._names, False
         fetch = getattr(context, 'host_app_services', None)
         if fetch is None:
             raise exception.HostInventoryUnavailable(
@@ -120,13 +124,16 @@ class HostAppInventory:
         with self._lock:
             self._names = names
             self._expires = self.clock() + self.ttl
-        return names
+        return names, True
 
     def check_known(self, context, host):
+        names, fresh = self._listing(context)
         # A host missing from a cached listing may have registered since:
-        # ask again before refusing it.
-        if host not in self.hosts(context) and \
-                host not in self.hosts(context, fresh=True):
+        # ask again before refusing it (once: a listing just asked is
+        # current).
+        if host not in names and not fresh:
+            names = self.hosts(context, fresh=True)
+        if host not in names:
             raise exception.ComputeHostNotFound(host=host)
         try:
             db.compute_host_create(context, host)

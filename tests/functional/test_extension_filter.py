@@ -324,6 +324,11 @@ class TestHostsFromTheApplication(FilterTestCase):
                             {'remove_host': {'host': 'compute1'}})
         self.assertEqual(['compute3'], removed.json['aggregate']['hosts'])
 
+    def test_unknown_host_on_a_cold_cache_asks_once(self):
+        agg = self.aggregate()
+        self.assertFault(self.add_host(agg, 'unknown'), 404, 'itemNotFound')
+        self.assertEqual(1, len(self.nova.seen))
+
     def test_application_refusing_the_listing(self):
         self.nova.services_status = 403
         self.assertFault(self.add_host(self.aggregate(), 'compute1'), 503,
