@@ -36,7 +36,8 @@ def start_embedded_simulator(conf):
     fleet = Fleet(hosts=opts.hosts,
                   username=conf.xenapi.connection_username,
                   password=opts.password, port=opts.port,
-                  control_port=opts.control_port)
+                  control_port=opts.control_port,
+                  reboot_delay=opts.reboot_seconds)
     fleet.start()
     services = service.get_services(conf)
     ctx = context.get_admin_context()

@@ -208,6 +208,36 @@ class PoolOperationRefused(Conflict):
         self.code = kwargs.get('code')
 
 
+class HostRebootRefused(PoolOperationRefused):
+    """The hypervisor refused to reboot a host (XenAPI ``host.reboot``);
+    ``code`` is its error: ``HOST_NOT_DISABLED`` (the host is enabled),
+    ``HOST_IN_USE`` (a guest runs on it), or whatever else it said."""
+
+    def __init__(self, message=None, **kwargs):
+        kwargs.setdefault('action', 'reboot')
+        super().__init__(message, **kwargs)
+
+
+class HostDidNotComeBack(HypervisorTimeout):
+    """A rebooted host did not answer again within ``timeout`` seconds
+    (``host``: the compute host).  It may still come back later."""
+
+    msg_fmt = ('Compute host %(host)s was rebooted but its hypervisor did '
+               'not answer again within %(timeout)s seconds.')
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.host = kwargs.get('host')
+        self.timeout = kwargs.get('timeout')
+
+
+# -- host matching ----------------------------------------------------------
+
+class InvalidImageProperty(Invalid):
+    msg_fmt = ('Image property %(name)s = %(value)r is not valid: %(reason)s. '
+               'Nova refuses to boot such an image.')
+
+
 # -- drivers and configuration ----------------------------------------------
 
 class DriverNotFound(AggregatesException):
@@ -216,6 +246,12 @@ class DriverNotFound(AggregatesException):
 
 class ConfigurationError(AggregatesException):
     msg_fmt = 'nova-aggregates configuration: %(reason)s'
+
+
+class SchedulerFilterNotFound(ConfigurationError):
+    msg_fmt = ('nova-aggregates configuration: [filter_scheduler] '
+               'enabled_filters names %(name)s, which is no filter of '
+               'Nova\'s scheduler (Nova refuses it too).')
 
 
 class SchemaMismatch(AggregatesException):
@@ -228,3 +264,32 @@ class ExtensionError(AggregatesException):
 
 class PolicyNotAuthorized(Forbidden):
     msg_fmt = "Policy doesn't allow %(action)s to be performed."
+
+
+class RollingMaintenanceNotFound(NotFound):
+    msg_fmt = 'Rolling maintenance task %(task_id)s could not be found.'
+
+
+class RollingMaintenanceInProgress(Conflict):
+    msg_fmt = ('Rolling maintenance task %(task_id)s holds aggregate '
+               '%(aggregate_id)s: no other task or pool operation may run on '
+               'it until that task ends (or is cancelled: DELETE '
+               'os-rolling-maintenance/%(task_id)s).')
+
+
+class RollingMaintenanceStateConflict(Conflict):
+    msg_fmt = ('Rolling maintenance task %(task_id)s is in state %(state)s: '
+               'it cannot be %(action)s.')
+
+
+class HostActionFailed(AggregatesException):
+    """The host action of a rolling maintenance task failed (the task
+    records it; no API request raises it)."""
+    msg_fmt = '%(reason)s'
+
+
+class HostsOutOfService(Conflict):
+    msg_fmt = ('Rolling maintenance of aggregate %(aggregate_id)s takes only '
+               'hosts that are enabled and out of maintenance; %(hosts)s: '
+               'leave them out of "hosts", or bring them back into service '
+               'first.')

@@ -54,6 +54,13 @@ xenserver_sim_opts = [
                      'hosts that will not join a pool (the first host of a '
                      'pool aggregate becomes its master, it joins '
                      'nothing).'),
+    cfg.FloatOpt('reboot_seconds', default=1.0, min=0.0,
+                 help='Development only: seconds a simulated host stays '
+                      'down (connections refused) after XenAPI host.reboot, '
+                      'e.g. during a rolling maintenance with host_action '
+                      '"reboot"; it then answers again, enabled, as '
+                      'XenServer does. Per host, POST /hosts/NAME/config '
+                      '{"reboot_delay": S} on the admin endpoint.'),
 ]
 
 

@@ -177,6 +177,30 @@ class ComputeDriver:
         uuid."""
         return []
 
+    def guest_counts(self, pools, hosts=()):
+        """How many guests (as ``list_guests`` counts them: running or
+        paused) each host runs, for host matching's NumInstancesFilter and
+        AggregateNumInstancesFilter: ``{host name: count}`` for every
+        member of each Pool of ``pools`` and each ComputeHost of ``hosts``
+        (hosts in no pool aggregate).
+
+        Batched: a driver asks each pool once (its master answers for every
+        member), and each host of ``hosts`` once.  Where the hypervisor
+        cannot answer, the value is the exception that says why
+        (HypervisorUnreachable, HypervisorTimeout, PoolOperationRefused)
+        instead of a count.  This default asks ``list_guests`` host by
+        host.
+        """
+        counts = {}
+        asks = [(pool, member) for pool in pools for member in pool.members]
+        asks.extend((None, host) for host in hosts)
+        for pool, host in asks:
+            try:
+                counts[host.name] = len(self.list_guests(pool, host))
+            except exception.AggregatesException as exc:
+                counts[host.name] = exc
+        return counts
+
     def free_memory(self, pool, hosts):
         """``{host name: free bytes}`` for each ComputeHost of ``hosts``
         (members of ``pool``): what a migration target has room for now."""
@@ -210,6 +234,35 @@ class ComputeDriver:
         the hand-over has taken effect; returns the PoolChange recording the
         new master."""
         return PoolChange(set_metadata={constants.MASTER: new_master.name})
+
+    def reboot_host(self, pool, host, timeout):
+        """Reboot ``host``, disabled and with no guest, and wait until its
+        hypervisor answers again (rolling maintenance, api-contract §14).
+
+        ``pool`` is the host's Pool (None: in no pool aggregate).  Rebooting
+        the pool master is not refused, but the whole pool is unmanageable
+        while it is down: hand the role over first (designate_new_master).
+        Before asking the hypervisor the driver checks, in this order, that
+        the host is disabled and runs no guest (running or paused): XenServer
+        itself would stop such guests rather than refuse.  Refusals are
+        HostRebootRefused (a PoolOperationRefused, ``exc.code``):
+        ``HOST_NOT_DISABLED``, ``HOST_IN_USE``, ``NOVA_HOST_NOT_IN_POOL`` or
+        any other hypervisor code; HypervisorUnreachable and
+        HypervisorTimeout as everywhere.
+
+        Then it polls until the host has rebooted and answers again (what
+        that means is the driver's: for xenapi a newer boot time and a live
+        host).  If that takes more than ``timeout`` seconds (counted from
+        the reboot request's answer) it raises HostDidNotComeBack, and the
+        host may still come back later.
+
+        A hypervisor may enable a host when it starts (XenServer does); the
+        host is still in maintenance, so before returning the driver
+        disables it again if needed: on return the host is up, disabled and
+        empty, and the caller's leave-maintenance step enables it.  Returns
+        None.
+        """
+        raise NotImplementedError()
 
 
 def migration_action(guest):

@@ -11,6 +11,7 @@ the state: the API calls drivers from many threads.
 
 import dataclasses
 import threading
+import time
 import uuid as uuidlib
 
 from nova_aggregates import constants
@@ -24,9 +25,21 @@ HOST_DISABLED = 'HOST_DISABLED'
 NOT_ENOUGH_MEMORY = 'HOST_NOT_ENOUGH_FREE_MEMORY'
 BAD_POWER_STATE = 'VM_BAD_POWER_STATE'
 NO_SUCH_GUEST = 'UUID_INVALID'
+# What host.reboot answers (api-contract §14).
+HOST_NOT_DISABLED = 'HOST_NOT_DISABLED'
+HOST_IN_USE = 'HOST_IN_USE'
 
 _RESIDENT = (driver.RUNNING, driver.PAUSED)
 _POWER_STATES = _RESIDENT + ('Halted', 'Suspended')
+
+
+@dataclasses.dataclass
+class _Reboot:
+    """How the reboots of one host go (``configure_reboot``)."""
+
+    fail: str | None = None
+    never_back: bool = False
+    seconds: float = 0.0
 
 
 @dataclasses.dataclass
@@ -35,6 +48,8 @@ class _Host:
     cpus: int
     disk_gb: int
     enabled: bool = True
+    reboot: _Reboot = dataclasses.field(default_factory=_Reboot)
+    reboots: int = 0
 
 
 @dataclasses.dataclass
@@ -127,6 +142,29 @@ class FakeDriver(driver.ComputeDriver):
                 if value is not None:
                     setattr(state, attr, int(value))
 
+    def configure_reboot(self, host, fail=None, never_back=False,
+                         seconds=0.0):
+        """How the next ``reboot_host`` calls of ``host`` go (replacing
+        what was configured before; ``configure_reboot(host)`` is a normal,
+        instant reboot again).  ``fail``: a hypervisor code (e.g.
+        ``"HOST_OFFLINE"``) every reboot is refused with, once the host is
+        found disabled and empty.  ``seconds``: how long the reboot takes;
+        reboot_host waits for it, at most its ``timeout``.  ``never_back``:
+        the host does not come back; reboot_host waits its whole
+        ``timeout``, then raises HostDidNotComeBack (as it does when
+        ``seconds`` exceeds the timeout)."""
+        if isinstance(seconds, bool) or float(seconds) < 0:
+            raise ValueError('seconds must be >= 0')
+        with self._lock:
+            self._host(_name(host)).reboot = _Reboot(
+                fail=fail or None, never_back=bool(never_back),
+                seconds=float(seconds))
+
+    def reboot_count(self, host):
+        """How many reboots of ``host`` the fake hypervisor accepted."""
+        with self._lock:
+            return self._host(_name(host)).reboots
+
     # -- host status and maintenance ------------------------------------------
 
     def get_host_resources(self, pool, host):
@@ -155,6 +193,16 @@ class FakeDriver(driver.ComputeDriver):
         with self._lock:
             return sorted((g.public() for g in self._resident(host.name)),
                           key=lambda g: (g.name, g.uuid))
+
+    def guest_counts(self, pools, hosts=()):
+        names = [member.name for pool in pools for member in pool.members]
+        names.extend(host.name for host in hosts)
+        with self._lock:
+            counts = dict.fromkeys(names, 0)
+            for guest in self._guests.values():
+                if guest.resident and guest.host in counts:
+                    counts[guest.host] += 1
+        return counts
 
     def free_memory(self, pool, hosts):
         for host in hosts:
@@ -209,6 +257,41 @@ class FakeDriver(driver.ComputeDriver):
                                      new_master.name, pool)
         return driver.PoolChange(
             set_metadata={constants.MASTER: new_master.name})
+
+    def reboot_host(self, pool, host, timeout):
+        if pool is not None and pool.member(host.name) is None:
+            raise exception.HostRebootRefused(
+                **driver.not_in_pool('reboot', host.name, pool).kwargs)
+        with self._lock:
+            state = self._host(host.name)
+            # The xenapi driver's checks, in its order.
+            if state.enabled:
+                raise exception.HostRebootRefused(
+                    host=host.name, code=HOST_NOT_DISABLED,
+                    details='it is enabled; disable it first')
+            guests = sorted(self._resident(host.name),
+                            key=lambda g: (g.name, g.uuid))
+            if guests:
+                raise exception.HostRebootRefused(
+                    host=host.name, code=HOST_IN_USE,
+                    details='guest %s (%s) runs on it' % (guests[0].name,
+                                                          guests[0].uuid))
+            behaviour = state.reboot
+            if behaviour.fail:
+                raise exception.HostRebootRefused(
+                    host=host.name, code=behaviour.fail,
+                    details='(fake driver: configure_reboot)')
+            state.reboots += 1
+        # The host is down meanwhile; it comes back disabled (a hypervisor
+        # that enables it at start would be undone, as the xenapi driver
+        # does).
+        late = behaviour.never_back or behaviour.seconds > timeout
+        wait = timeout if late else behaviour.seconds
+        if wait > 0:
+            time.sleep(wait)
+        if late:
+            raise exception.HostDidNotComeBack(host=host.name,
+                                               timeout=timeout)
 
     # -- internals (called with the lock held) ----------------------------------
 

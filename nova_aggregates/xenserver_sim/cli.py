@@ -76,6 +76,12 @@ def build_parser():
         help='seconds an ejected host stays down rebooting (1)',
     )
     parser.add_argument(
+        '--reboot-delay',
+        type=float,
+        default=1.0,
+        help='seconds a host stays down after host.reboot (1)',
+    )
+    parser.add_argument(
         '--task-delay',
         type=float,
         default=0.0,
@@ -139,6 +145,7 @@ def main(argv=None):
         port=args.port,
         join_delay=args.join_delay,
         eject_delay=args.eject_delay,
+        reboot_delay=args.reboot_delay,
         task_delay=args.task_delay,
         migrate_delay=args.migrate_delay,
         distinct_addresses=args.distinct_addresses,

@@ -7,7 +7,8 @@ it by accident.  Routes (all bodies and answers are JSON):
     GET    /hosts                  host states (list)
     GET    /hosts/<name>           one host state
     POST   /hosts/<name>/stop      endpoint refuses connections
-    POST   /hosts/<name>/start     endpoint comes back on the same URL
+    POST   /hosts/<name>/start     endpoint comes back on the same URL (also
+                                    ends a never_back reboot)
     POST   /hosts/<name>/vms       {"name": "guest", "running": true,
                                     "memory": bytes}
     POST   /hosts/<name>/password  {"password": "new"}
@@ -15,8 +16,10 @@ it by accident.  Routes (all bodies and answers are JSON):
                                     "cpu_vendor": "...",
                                     "api_version": "2.21", "memory": bytes,
                                     "shared_sr": true, "cpus": 8,
-                                    "disk": bytes, "disk_used": bytes}
+                                    "disk": bytes, "disk_used": bytes,
+                                    "reboot_delay": seconds}
     GET    /vms                    guest VMs: where each runs (list)
+    DELETE /vms/<uuid>             destroy a guest VM (hard shutdown first)
     GET    /pools                  pools (list)
     GET    /faults                 active fault rules
     POST   /faults                 inject() keyword arguments
@@ -95,6 +98,14 @@ def route(fleet, verb, parts, body):
         return 200, fleet.pools()
     if parts == ['vms'] and verb == 'GET':
         return 200, fleet.vms()
+    if len(parts) == 2 and parts[0] == 'vms' and verb == 'DELETE':
+        try:
+            removed = fleet.remove_vm(parts[1])
+        except ValueError as exc:
+            raise ControlError(409, str(exc))
+        if not removed:
+            raise ControlError(404, 'no such VM')
+        return 200, {}
     if parts == ['hosts'] and verb == 'GET':
         return 200, fleet.host_states()
     if parts[:1] == ['hosts'] and len(parts) >= 2:

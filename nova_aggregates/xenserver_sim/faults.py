@@ -17,6 +17,7 @@ HALF_DONE_JOIN = 'half_done_join'
 LATE_JOIN = 'late_join'
 LATE_DESIGNATE = 'late_designate'
 HANG = 'hang'
+NEVER_BACK = 'never_back'
 
 # Actions answered by the HTTP layer instead of a XenAPI reply.
 WIRE_ACTIONS = (DROP_CONNECTION, HTTP_500, MALFORMED)
@@ -24,12 +25,16 @@ WIRE_ACTIONS = (DROP_CONNECTION, HTTP_500, MALFORMED)
 JOIN_ACTIONS = (HALF_DONE_JOIN, LATE_JOIN)
 # Success is answered at once; the effect comes ``delay`` seconds later.
 LATE_ACTIONS = (LATE_JOIN, LATE_DESIGNATE)
+# Actions that change how the operation itself ends (``Call.mode``).
+MODE_ACTIONS = (HALF_DONE_JOIN, NEVER_BACK)
 ACTIONS = (EXPIRE_SESSION,) + WIRE_ACTIONS + JOIN_ACTIONS + (
     LATE_DESIGNATE,
     HANG,
+    NEVER_BACK,
 )
 JOIN_METHODS = ('pool.join', 'pool.join_force')
 DESIGNATE_METHOD = 'pool.designate_new_master'
+REBOOT_METHOD = 'host.reboot'
 
 
 def strip_async(method):
@@ -66,6 +71,8 @@ class FaultRule:
             self.action == LATE_DESIGNATE
             and strip_async(method) != DESIGNATE_METHOD
         ):
+            return False
+        if self.action == NEVER_BACK and method != REBOOT_METHOD:
             return False
         # Only a task can hang: a synchronous call would hold its
         # connection forever.

@@ -85,7 +85,8 @@ class Fleet:
     distinct ports and report ``"<ip>:<port>"``.  ``migrate_delay``: the
     seconds a live migration (``VM.pool_migrate``, sync or Async) takes;
     meanwhile the VM runs on its source, is busy, and holds its memory on
-    the target too.
+    the target too.  ``reboot_delay``: the seconds a host stays down after
+    ``host.reboot`` (``configure_host(reboot_delay=...)`` per host).
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class Fleet:
         distinct_addresses=True,
         control_port=0,
         migrate_delay=0.0,
+        reboot_delay=0.05,
     ):
         if not isinstance(hosts, int) or hosts < 1:
             raise ValueError('hosts must be a positive integer')
@@ -110,6 +112,7 @@ class Fleet:
             ('eject_delay', eject_delay),
             ('task_delay', task_delay),
             ('migrate_delay', migrate_delay),
+            ('reboot_delay', reboot_delay),
         ):
             if value < 0:
                 raise ValueError('%s must be >= 0' % label)
@@ -139,6 +142,7 @@ class Fleet:
             'eject_delay': float(eject_delay),
             'task_delay': float(task_delay),
             'migrate_delay': float(migrate_delay),
+            'reboot_delay': float(reboot_delay),
         }
         self._service = xapi.XenAPIService(
             self._state, self._faults, self, self._config
@@ -395,6 +399,11 @@ class Fleet:
                 'cpu_vendor': host.cpu_vendor,
                 'api_version': '%d.%d' % host.api_version,
                 'software_version': dict(host.software_version),
+                'reboot_delay': (
+                    host.reboot_delay
+                    if host.reboot_delay is not None
+                    else self._config['reboot_delay']
+                ),
                 'vms': [
                     {
                         'uuid': vm.uuid,
@@ -482,6 +491,18 @@ class Fleet:
             self._state.register(vm)
             return vm.uuid
 
+    def remove_vm(self, uuid):
+        """Destroy a guest VM (a hard shutdown, then VM.destroy): gone from
+        its host and from every listing.  False if there is none."""
+        with self._state.lock:
+            for vm in list(self._state.vms):
+                if vm.uuid == uuid and not vm.is_control_domain:
+                    if vm.migrating_to is not None:
+                        raise ValueError('%s is migrating' % uuid)
+                    self._state.forget(vm)
+                    return True
+            return False
+
     def set_password(self, host_name, new_password):
         """Change the password of one host (logins and joins that use it as
         master)."""
@@ -499,9 +520,10 @@ class Fleet:
         cpus=None,
         disk=None,
         disk_used=None,
+        reboot_delay=None,
     ):
         """Change what a host reports, to provoke pool.join's compatibility
-        checks or to size it.
+        checks or to size it, or how long its ``host.reboot`` takes.
 
         ``software_version`` keys are merged into the host's map
         (platform_version mismatch -> POOL_HOSTS_NOT_COMPATIBLE, other keys ->
@@ -509,7 +531,9 @@ class Fleet:
         differ"; ``api_version`` "2.21" or (2, 21); ``memory`` total bytes;
         ``shared_sr`` True -> join refused; ``cpus`` (``cpu_info``
         cpu_count); ``disk`` / ``disk_used``: bytes of its local storage SR
-        (``physical_size`` / ``physical_utilisation``).
+        (``physical_size`` / ``physical_utilisation``); ``reboot_delay``:
+        seconds it stays down after ``host.reboot`` (instead of the
+        fleet's).
         """
         with self._state.lock:
             host = self.host(host_name)
@@ -539,6 +563,10 @@ class Fleet:
                     if isinstance(value, bool) or int(value) < 0:
                         raise ValueError('%s must be >= 0' % attr)
                     setattr(host, attr, int(value))
+            if reboot_delay is not None:
+                if isinstance(reboot_delay, bool) or float(reboot_delay) < 0:
+                    raise ValueError('reboot_delay must be >= 0')
+                host.reboot_delay = float(reboot_delay)
 
     # -- faults and outages ---------------------------------------------------
 
@@ -577,10 +605,13 @@ class Fleet:
 
     def start_host(self, host_name):
         """The endpoint listens again on the same URL (after a reboot, if one
-        runs)."""
+        runs).  A host that the ``never_back`` fault keeps down after
+        ``host.reboot`` comes back now (powered on by hand)."""
         with self._state.lock:
             host = self.host(host_name)
             host.stopped = False
+            if self._service.end_hung_reboot(host):
+                return
             if (
                 not host.rebooting
                 and self._started

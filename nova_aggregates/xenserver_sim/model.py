@@ -13,6 +13,7 @@ pool's tasks.  A member endpoint serves nothing (password logins answer
 
 import datetime
 import threading
+import time
 import uuid as uuidlib
 import xmlrpc.client
 
@@ -128,6 +129,22 @@ class SimHost:
         # Bumped on every membership change so that stale timers can tell they
         # are stale.
         self.epoch = 0
+        # Seconds a host.reboot keeps the host down (None: the fleet's
+        # reboot_delay); reboot_hung: the never_back fault, down until
+        # start_host.
+        self.reboot_delay = None
+        self.reboot_hung = False
+        self.boot_time = 0.0
+        self.stamp_boot()
+
+    def stamp_boot(self):
+        """What xapi writes into ``other_config`` at start-up:
+        ``boot_time`` and ``agent_start_time`` (seconds since the epoch, as
+        strings); a later boot always gets a later stamp."""
+        self.boot_time = max(time.time(), self.boot_time + 0.001)
+        stamp = '%.3f' % self.boot_time
+        self.other_config['boot_time'] = stamp
+        self.other_config['agent_start_time'] = stamp
 
     @property
     def url(self):
@@ -451,7 +468,9 @@ class State:
 
         A joining host's old single-host pool is left out: the master already
         lists the host, and the old pool is gone as soon as the joiner
-        restarts.
+        restarts.  A pool whose master is down (stopped, or rebooting after
+        ``host.reboot``) is still listed; a host rebooting after an eject is
+        in no pool.
         """
         seen = []
         for host in self.hosts:
@@ -461,7 +480,6 @@ class State:
                 and pool.alive
                 and pool.master is host
                 and host.joining is None
-                and not host.rebooting
                 and pool not in seen
             ):
                 seen.append(pool)

@@ -187,15 +187,22 @@ class XmlRpcHandler(QuietHandler):
             return
         body = self.read_body()
         reply = self.server.context.handle(body)
-        if reply.kind == faultlib.DROP_CONNECTION:
-            self.close_connection = True
-            _hard_shutdown(self.connection)
-        elif reply.kind == faultlib.HTTP_500:
-            self.send_body(500, 'text/html', ERROR_PAGE, close=True)
-        elif reply.kind == faultlib.MALFORMED:
-            self.send_body(200, 'text/xml', MALFORMED_BODY)
-        else:
-            self.send_body(200, 'text/xml', reply.payload)
+        try:
+            if reply.kind == faultlib.DROP_CONNECTION:
+                self.close_connection = True
+                _hard_shutdown(self.connection)
+            elif reply.kind == faultlib.HTTP_500:
+                self.send_body(500, 'text/html', ERROR_PAGE, close=True)
+            elif reply.kind == faultlib.MALFORMED:
+                self.send_body(200, 'text/xml', MALFORMED_BODY)
+            else:
+                self.send_body(200, 'text/xml', reply.payload)
+                self.wfile.flush()
+        finally:
+            if reply.after is not None:
+                # e.g. the endpoint goes down once host.reboot is answered.
+                self.close_connection = True
+                reply.after()
 
     def do_GET(self):
         self.send_body(

@@ -108,6 +108,9 @@ class Reply:
     def __init__(self, kind, payload=None):
         self.kind = kind
         self.payload = payload
+        # Run by the HTTP layer once the reply has been written (or could
+        # not be): e.g. the endpoint goes down after answering host.reboot.
+        self.after = None
 
     @classmethod
     def success(cls, value):
@@ -135,6 +138,8 @@ class Call:
         self.mode = mode
         self.pool = host.pool
         self.task = None
+        # What to do once the reply is out (Reply.after).
+        self.after = None
 
 
 class _Method:
@@ -160,7 +165,7 @@ class XenAPIService:
 
     ``hooks`` is the owning Fleet: ``call_later(delay, fn)``,
     ``endpoint_down(host)``, ``endpoint_up(host)``; ``config`` carries
-    join_delay, eject_delay, task_delay and migrate_delay.
+    join_delay, eject_delay, task_delay, migrate_delay and reboot_delay.
     """
 
     def __init__(self, state, fault_table, hooks, config):
@@ -179,6 +184,12 @@ class XenAPIService:
     # -- dispatch -------------------------------------------------------------
 
     def call(self, host, method, params):
+        with self.state.lock:
+            going_down = host.rebooting
+        if going_down:
+            # host.reboot has been answered on this endpoint, which is about
+            # to stop listening: like a host shutting down, no answer.
+            return Reply(faultlib.DROP_CONNECTION)
         is_async = method.startswith('Async.')
         base = faultlib.strip_async(method)
         spec = self.methods.get(base)
@@ -197,8 +208,8 @@ class XenAPIService:
                 mode = (rule.action, rule.delay)
             else:
                 delay = rule.delay or 0.0
-                if rule.action == faultlib.HALF_DONE_JOIN:
-                    mode = (faultlib.HALF_DONE_JOIN, None)
+                if rule.action in faultlib.MODE_ACTIONS:
+                    mode = (rule.action, None)
                 hang = rule.action == faultlib.HANG
             if rule.action in faultlib.WIRE_ACTIONS:
                 _sleep(delay)
@@ -267,7 +278,9 @@ class XenAPIService:
                     )
                 )
             if not staged:
-                return Reply.success(spec.func(call, *args))
+                reply = Reply.success(spec.func(call, *args))
+                reply.after = call.after
+                return reply
             # xapi runs every call as a task; this one is never listed.
             call.task = model.Task(method, call.pool, host)
             call.task.cleanup = spec.start(call, *args)
@@ -394,6 +407,8 @@ class XenAPIService:
         add('host.enable', self.host_enable, 1, asyncable=True)
         add('host.evacuate', self.host_evacuate, 1, 3, asyncable=True)
         add('host.compute_free_memory', self.host_compute_free_memory, 1)
+        # Synchronous only: the answer comes just before the host goes down.
+        add('host.reboot', self.host_reboot, 1)
 
         add('VM.set_name_label', self._setter('VM', 'name_label'), 2)
         add(
@@ -507,7 +522,10 @@ class XenAPIService:
 
     def host_record(self, host):
         vms = [vm.ref for vm in self.state.vms_on(host) if vm.resident]
-        ops = ['provision', 'evacuate', 'shutdown', 'reboot']
+        ops = ['provision', 'evacuate']
+        if not host.enabled:
+            # xapi allows a reboot or shutdown of a disabled host only.
+            ops += ['shutdown', 'reboot']
         return {
             'uuid': host.uuid,
             'name_label': host.name_label,
@@ -873,6 +891,7 @@ class XenAPIService:
             host.epoch += 1
             host.enabled = True
             host.other_config = {}
+            host.stamp_boot()
             host.name_label = host.name
             self.state.make_standalone(host)
             host.rebooting = False
@@ -933,6 +952,81 @@ class XenAPIService:
         return self.state.free_memory(
             self.state.lookup(call.pool, 'host', host_ref)
         )
+
+    # -- host reboot ----------------------------------------------------------
+
+    def host_reboot(self, call, host_ref):
+        """xapi's checks (xapi_host_helpers / xapi_host.ml), then the host
+        goes down once the answer is out and comes back after its reboot
+        delay: the same ref, enabled, a new ``boot_time``."""
+        host = self.state.lookup(call.pool, 'host', host_ref)
+        if host.enabled:
+            raise XapiError('HOST_NOT_DISABLED')
+        if host.joining is not None:
+            raise XapiError(
+                'OPERATION_NOT_ALLOWED', 'Host has not finished joining'
+            )
+        if not host.reachable:
+            raise XapiError('HOST_OFFLINE', host.ref)
+        for vm in self.state.vms:
+            # xapi's maintenance ("bacon") check; a VM migrating here counts.
+            if not vm.is_control_domain and (
+                (vm.home is host and vm.resident) or vm.migrating_to is host
+            ):
+                raise XapiError('HOST_IN_USE', host.ref, 'vm', vm.ref)
+        mode, _ = call.mode or (None, None)
+        hung = mode == faultlib.NEVER_BACK
+        host.epoch += 1
+        host.rebooting = True
+        host.reboot_hung = hung
+        self.state.drop_sessions(host)
+        epoch = host.epoch
+        delay = (
+            host.reboot_delay
+            if host.reboot_delay is not None
+            else self.config['reboot_delay']
+        )
+
+        def go_down():
+            with self.state.lock:
+                if host.epoch != epoch or not host.rebooting:
+                    return
+                self.hooks.endpoint_down(host)
+            if hung:
+                LOG.info('fault: %s is down and will not come back',
+                         host.name)
+                return
+            self.hooks.call_later(
+                delay, lambda: self._finish_host_reboot(host, epoch)
+            )
+
+        call.after = go_down
+        LOG.info('%s is rebooting', host.name)
+        return ''
+
+    def _finish_host_reboot(self, host, epoch):
+        with self.state.lock:
+            if host.epoch != epoch or not host.rebooting:
+                return
+            host.epoch += 1
+            host.rebooting = False
+            host.reboot_hung = False
+            # xapi enables the host again at start-up.
+            host.enabled = True
+            host.stamp_boot()
+            self.state.drop_sessions(host)
+            if not host.stopped:
+                self.hooks.endpoint_up(host)
+            LOG.info('%s is back after its reboot', host.name)
+
+    def end_hung_reboot(self, host):
+        """The never_back fault: the host is powered on by hand.  True if
+        it was hanging."""
+        with self.state.lock:
+            if not (host.rebooting and host.reboot_hung):
+                return False
+            self._finish_host_reboot(host, host.epoch)
+            return True
 
     def host_evacuate(self, call, host_ref, network=NULL_REF, batch_size='0'):
         host = self.state.lookup(call.pool, 'host', host_ref)

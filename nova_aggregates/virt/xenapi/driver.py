@@ -49,6 +49,9 @@ class XenAPIDriver(driver.ComputeDriver):
     def list_guests(self, pool, host):
         return self._hosts.list_guests(pool, host)
 
+    def guest_counts(self, pools, hosts=()):
+        return self._hosts.guest_counts(pools, hosts)
+
     def free_memory(self, pool, hosts):
         return self._hosts.free_memory(pool, hosts)
 
@@ -60,6 +63,9 @@ class XenAPIDriver(driver.ComputeDriver):
 
     def designate_new_master(self, pool, new_master):
         return self._hosts.designate_new_master(pool, new_master)
+
+    def reboot_host(self, pool, host, timeout):
+        self._hosts.reboot_host(pool, host, timeout)
 
     def cleanup(self):
         self._sessions.close_all()

@@ -57,6 +57,9 @@ Other operations (warm)
       resident VM (dom0 included, then skipped).
     * ``free_memory``: ``host.compute_free_memory`` per host (what xapi
       itself checks a migration against).
+    * ``guest_counts``: ``VM.get_all_records`` once per pool, on its master
+      (and once per host in no pool, on the host), counted by
+      ``resident_on``; cold, ``host.get_by_uuid`` per member first.
     * ``get_host_resources``: ``host.get_record`` (cpu_info, metrics,
       PBDs), ``host_metrics.get_record`` (memory_total, memory_free),
       ``PBD.get_SR`` + ``SR.get_record`` per PBD; disk is the host's own
@@ -70,6 +73,19 @@ Other operations (warm)
       ``pool.get_all`` and ``pool.get_master`` (== its ref), and on the old
       master a login that must answer ``HOST_IS_SLAVE``.  The old master's
       session is dropped without a logout: its xapi restarted.
+    * ``reboot_host``: ``host.get_record`` (enabled, resident_VMs, the
+      ``boot_time`` xapi writes into other_config at start-up) and
+      ``VM.get_record`` per resident VM -- XenServer would shut guests
+      down rather than refuse, so the driver refuses (``HOST_IN_USE``);
+      then ``host.reboot``.  Then every ``poll_interval`` until the host is
+      back (bounded by the ``timeout`` argument): ``host.get_record`` and
+      ``host_metrics.get_live`` on whoever answers for the host (the
+      master, or the host itself when it is in no pool or is the master),
+      back when ``boot_time`` has changed (without one: once it was seen
+      down) and the host is live; a member must also answer a login on
+      its own URL (``HOST_IS_SLAVE`` is an answer).  Last ``host.disable``
+      (xapi enables a host at start-up) and ``host.get_enabled`` to check
+      that it stays so.
 """
 
 import threading
@@ -95,6 +111,11 @@ _MIGRATE = 'Async.VM.pool_migrate'
 _UNFINISHED = ('pending', 'cancelling')
 # While xapi restarts during a hand-over, logins may answer these.
 _HANDOVER_NOT_YET = ('HOST_IS_SLAVE', 'HOST_STILL_BOOTING')
+# What host.reboot refusals say (the driver checks both itself first).
+HOST_NOT_DISABLED = 'HOST_NOT_DISABLED'
+HOST_IN_USE = 'HOST_IN_USE'
+# host.other_config key xapi sets at every start-up (dbsync_slave.ml).
+_BOOT_TIME = 'boot_time'
 _GUEST_STATES = (driver.RUNNING, driver.PAUSED)
 # Cached VM refs; the cache is simply emptied when it grows past this.
 _VM_REF_CACHE_LIMIT = 10000
@@ -225,9 +246,7 @@ class HostOps:
                 if failure.code == 'HANDLE_INVALID':
                     continue  # the VM went away meanwhile
                 raise
-            if (record.get('is_control_domain')
-                    or record.get('is_a_template')
-                    or record.get('power_state') not in _GUEST_STATES):
+            if not _is_guest(record):
                 continue
             self._remember_vm(record['uuid'], vm_ref)
             guests.append(driver.Guest(
@@ -246,6 +265,34 @@ class HostOps:
                     pool, host, 'host.compute_free_memory',
                     self._host_ref(pool, host))))
         return free
+
+    def guest_counts(self, pools, hosts):
+        counts = {}
+        asks = [(pool, pool.members, None, pool.master or pool.name)
+                for pool in pools]
+        asks.extend((None, (host,), host, host.name) for host in hosts)
+        for pool, members, host, whom in asks:
+            try:
+                with self._pools._refusals('count the guests of', whom):
+                    counts.update(self._fresh(
+                        lambda: self._resident_counts(pool, host, members)))
+            except (exception.PoolOperationRefused,
+                    exception.HypervisorUnreachable,
+                    exception.HypervisorTimeout) as exc:
+                # One pool's (or host's) failure is its members' alone.
+                counts.update(dict.fromkeys(
+                    (member.name for member in members), exc))
+        return counts
+
+    def _resident_counts(self, pool, host, members):
+        names = {self._host_ref(pool, member): member.name
+                 for member in members}
+        counts = dict.fromkeys(names.values(), 0)
+        for record in self._call(pool, host, 'VM.get_all_records').values():
+            name = names.get(record.get('resident_on'))
+            if name is not None and _is_guest(record):
+                counts[name] += 1
+        return counts
 
     # -- migration --------------------------------------------------------------
 
@@ -450,6 +497,115 @@ class HostOps:
             return False
         return False  # it still serves: still the master
 
+    # -- reboot -------------------------------------------------------------------
+
+    def reboot_host(self, pool, host, timeout):
+        if pool is not None and pool.member(host.name) is None:
+            raise exception.HostRebootRefused(
+                **driver.not_in_pool('reboot', host.name, pool).kwargs)
+        try:
+            host_ref, boot_time = self._fresh(
+                lambda: self._before_reboot(pool, host))
+            try:
+                self._call(pool, host, 'host.reboot', host_ref)
+            except exception.HypervisorTimeout:
+                # No answer is not a refusal: the boot time will tell.
+                LOG.info('host.reboot of %s timed out; waiting for it to '
+                         'come back', host.name)
+        except xsession.XenAPIFailure as failure:
+            raise exception.HostRebootRefused(
+                host=host.name, code=failure.code,
+                details=_details(failure)) from failure
+        where = self._endpoint(pool, host)
+        own = where.name == host.name
+        if own:
+            # Its xapi restarts: the session is dead.
+            self.sessions.drop(where.url)
+        LOG.info('Host %s is rebooting; waiting up to %s seconds for it',
+                 host.name, timeout)
+        self._await_reboot(pool, host, host_ref, boot_time, own, timeout)
+        # xapi enables a host at start-up; it is still in maintenance.
+        self.set_host_enabled(pool, host, False)
+        if self.get_host_enabled(pool, host):
+            LOG.warning('Host %s was enabled again after its reboot; '
+                        'disabling it once more', host.name)
+            self.set_host_enabled(pool, host, False)
+
+    def _before_reboot(self, pool, host):
+        """(host ref, boot_time or None) of a host that may be rebooted;
+        HostRebootRefused if it is enabled or runs a guest."""
+        host_ref = self._host_ref(pool, host)
+        record = self._call(pool, host, 'host.get_record', host_ref)
+        if record.get('enabled'):
+            raise exception.HostRebootRefused(
+                host=host.name, code=HOST_NOT_DISABLED,
+                details='it is enabled; disable it first')
+        for vm_ref in record.get('resident_VMs') or ():
+            try:
+                vm = self._call(pool, host, 'VM.get_record', vm_ref)
+            except xsession.XenAPIFailure as failure:
+                if failure.code == 'HANDLE_INVALID':
+                    continue  # gone meanwhile
+                raise
+            if (vm.get('is_control_domain') or vm.get('is_a_template')
+                    or vm.get('power_state') not in _GUEST_STATES):
+                continue
+            raise exception.HostRebootRefused(
+                host=host.name, code=HOST_IN_USE,
+                details='guest %s (%s) runs on it' % (
+                    vm.get('name_label', ''), vm.get('uuid')))
+        return host_ref, (record.get('other_config') or {}).get(_BOOT_TIME)
+
+    def _await_reboot(self, pool, host, host_ref, boot_time, own, timeout):
+        interval = self.conf.xenapi.poll_interval
+        deadline = time.monotonic() + timeout
+        seen_down = False
+        last = None
+        while True:
+            try:
+                current = self._boot_state(pool, host, host_ref, own)
+            except (xsession.XenAPIFailure, exception.HypervisorUnreachable,
+                    exception.HypervisorTimeout) as exc:
+                # Down, or still starting (HOST_STILL_BOOTING, ...).
+                LOG.debug('Host %s not back yet: %s', host.name, exc)
+                seen_down, last = True, exc
+            else:
+                last = None
+                if current is None:
+                    seen_down = True
+                elif (current != boot_time) if boot_time else seen_down:
+                    LOG.info('Host %s is back after its reboot', host.name)
+                    return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                message = None
+                if last is not None:
+                    message = '%s Last answer: %s' % (
+                        exception.HostDidNotComeBack.msg_fmt % {
+                            'host': host.name, 'timeout': timeout}, last)
+                raise exception.HostDidNotComeBack(
+                    message, host=host.name, timeout=timeout)
+            time.sleep(min(interval, remaining))
+
+    def _boot_state(self, pool, host, host_ref, own):
+        """The host's boot_time if it answers and is live (``""`` if it
+        has none), else None."""
+        record = self._call(pool, host, 'host.get_record', host_ref)
+        metrics = record.get('metrics')
+        if metrics and metrics != NULL_REF and not self._call(
+                pool, host, 'host_metrics.get_live', metrics):
+            return None
+        boot_time = (record.get('other_config') or {}).get(_BOOT_TIME, '')
+        if not own and host.hypervisor_url:
+            # The master thinks it is up; its own xapi must answer too.
+            try:
+                self.sessions.call(host.hypervisor_url, host.name,
+                                   'pool.get_all')
+            except xsession.XenAPIFailure as failure:
+                if failure.code != 'HOST_IS_SLAVE':
+                    raise
+        return boot_time
+
     # -- whom to ask, and about which refs ----------------------------------------
 
     def _endpoint(self, pool, host):
@@ -599,6 +755,14 @@ class HostOps:
             code=xpool.UNKNOWN_UUID,
             details='no member of aggregate %s is that host'
                     % pool.aggregate_id)
+
+
+def _is_guest(record):
+    """A VM record of a guest that occupies its host: running or paused,
+    neither the control domain nor a template."""
+    return not (record.get('is_control_domain')
+                or record.get('is_a_template')
+                or record.get('power_state') not in _GUEST_STATES)
 
 
 def _int(value):

@@ -93,6 +93,17 @@ class TestControlEndpoint(base.SimulatorTestCase):
         self.assertJoinFails(
             'POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS', session)
 
+    def test_delete_vm(self):
+        uuid = self.admin('POST', '/hosts/xenhost2/vms',
+                          {'name': 'web'})[1]['uuid']
+        self.assertEqual((200, {}), self.admin('DELETE', '/vms/' + uuid))
+        self.assertEqual([], [vm for vm in self.admin('GET', '/vms')[1]
+                              if vm['uuid'] == uuid])
+        session = self.session('xenhost2')
+        self.assertEqual([], [r for r in session.xenapi.VM.get_all_records(
+            ).values() if not r['is_control_domain']])
+        self.assertEqual(404, self.admin('DELETE', '/vms/' + uuid)[0])
+
     def test_password_config_calls_logins(self):
         self.admin('POST', '/hosts/xenhost1/password', {'password': 'new'})
         self.assertRaises(XenAPI.Failure, self.session, 'xenhost1')
