@@ -16,6 +16,9 @@ NOVA_SCALING_MS = {
     'add_host': {100: 37.0, 1600: 206.0},
 }
 LIST_AT_1600_TARGET_MS = 60.0
+#: Issue 12: one host matching request at 1,000 hosts in 200 aggregates of
+#: 10 keys, median.
+MATCHING_TARGET_MS = 10.0
 ADD_HOST_GROWTH_TARGET = 1.2
 
 
@@ -270,6 +273,53 @@ def profile_lines(profiles, summary, limit=12):
     return '\n'.join(lines)
 
 
+def matching_table(results):
+    """The host matching part: latency per layout, SQL statements per
+    request by size."""
+    rows = []
+    for shape in ('disjoint', 'overlap'):
+        figures = results.get(shape)
+        if not figures:
+            continue
+        rows.append([shape, figures['count'], figures['median_ms'],
+                     figures['p99_ms'], figures.get('server_cpu_ms'),
+                     figures['setup_s']])
+    lines = [table(['layout', 'requests', 'median ms', 'p99 ms',
+                    'srv CPU ms', 'setup s'], rows)]
+    sql = results.get('sql') or {}
+    if sql:
+        lines.append('SQL statements per request: ' + ', '.join(
+            '%s: %s' % (label, c['min'] if c['min'] == c['max']
+                        else '%d-%d' % (c['min'], c['max']))
+            for label, c in sql.items()))
+    return '\n'.join(lines)
+
+
+def _matching_checks(results):
+    matching = results.get('host_matching') or {}
+    checks = []
+    sizes = matching.get('sizes') or {}
+    at_target_size = (sizes.get('hosts'), sizes.get('aggregates'),
+                      sizes.get('keys')) == (1000, 200, 10)
+    # The target's layout: 1,000 hosts in 200 aggregates, 5 each.  The
+    # overlap run (each host in two) is a harder case, shown in its table.
+    figures = matching.get('disjoint')
+    if figures and at_target_size:
+        checks.append((
+            'host matching median <= %.0f ms at 1000 hosts in 200 '
+            'aggregates of 10 keys' % MATCHING_TARGET_MS,
+            '%.2f ms' % figures['median_ms'],
+            verdict(figures['median_ms'], MATCHING_TARGET_MS)))
+    sql = matching.get('sql') or {}
+    if len(sql) >= 2:
+        counts = [(c['min'], c['max']) for c in sql.values()]
+        constant = len(set(counts)) == 1 and counts[0][0] == counts[0][1]
+        checks.append(('host matching: SQL statements constant',
+                       ' vs '.join(str(c[1]) for c in counts),
+                       'ok' if constant else 'MISS'))
+    return checks
+
+
 def _max_statements(by_op, op):
     spread = (by_op or {}).get(op)
     return spread['max'] if spread else None
@@ -364,6 +414,7 @@ def target_checks(results):
                                by_workers[2]['throughput_ops_s'],
                                by_workers[1]['throughput_ops_s'], cores),
                            '%.2fx' % ratio))
+    checks.extend(_matching_checks(results))
     return checks
 
 

@@ -18,7 +18,11 @@ hosts registered beforehand, in parallel child processes):
 5. host maintenance on the same kind of server: a host's G guests
    live-migrated away and back (G = 0, 10, 50), latency and XenAPI calls
    per guest moved;
-6. in-process (paste app, no sockets): SQL statements per request at a
+6. host matching (``benchmarks/host_matching.py``): ``POST
+   os-host-matching`` at 1,000 hosts in 200 aggregates of 10 keys, every
+   answer checked against an independent evaluation, and its SQL
+   statements at two sizes;
+7. in-process (paste app, no sockets): SQL statements per request at a
    small and the given size and as aggregates accumulate; with
    ``--profile``, cProfile of each operation.
 
@@ -41,6 +45,7 @@ import time
 import traceback
 
 from benchmarks import concurrency
+from benchmarks import host_matching
 from benchmarks import report
 from benchmarks import server as srv
 from benchmarks import stats
@@ -58,10 +63,11 @@ QUICK = {
     'pools': 2, 'pool_hosts': 2, 'pool_rounds': 3,
     'maintenance_guests': [0, 2], 'maintenance_rounds': 1,
 }
+QUICK.update(host_matching.QUICK)
 
 
-PARTS = ('hello', 'workload', 'concurrency', 'xenapi', 'maintenance', 'sql',
-         'profile')
+PARTS = ('hello', 'workload', 'concurrency', 'xenapi', 'maintenance',
+         'matching', 'sql', 'profile')
 
 
 def _sizes(text):
@@ -118,6 +124,9 @@ def parse_args(argv):
                    help='[xenapi] poll_interval of the maintenance run: '
                         'the wait before each check of a migration task')
     p.add_argument('--no-maintenance', action='store_true')
+    host_matching.add_arguments(p)
+    p.add_argument('--no-matching', action='store_true',
+                   help='skip the host matching part')
     p.add_argument('--no-sql', action='store_true',
                    help='skip the in-process SQL statement count')
     p.add_argument('--profile', action='store_true',
@@ -142,10 +151,11 @@ def parse_args(argv):
         args.pool_hosts = args.hosts
     if args.only is None:
         args.only = {'hello', 'workload', 'concurrency', 'xenapi',
-                     'maintenance', 'sql'}
+                     'maintenance', 'matching', 'sql'}
         for name, skip in (('concurrency', args.no_concurrency),
                            ('xenapi', args.no_xenapi),
                            ('maintenance', args.no_maintenance),
+                           ('matching', args.no_matching),
                            ('sql', args.no_sql)):
             if skip:
                 args.only.discard(name)
@@ -522,6 +532,10 @@ class Bench:
         say('  %d maintenance requests in %.1f s' % (
             sum(len(v) for v in recorder.latencies.values()), elapsed))
 
+    def matching(self):
+        self.results['host_matching'] = host_matching.bench(
+            self.tmp, self.args, say)
+
     def sql(self):
         from benchmarks import inprocess
         a = self.args
@@ -629,6 +643,14 @@ def print_report(results):
                                          mt['per_guest']))
             say('XenAPI calls by method, per request (mean):')
             say(report.maintenance_methods(mt['xenapi']))
+    hm = results.get('host_matching')
+    if hm:
+        say('')
+        say('Host matching, fake driver, SQLite, 1 client, HTTP keep-alive: '
+            '%(hosts)d hosts in %(aggregates)d aggregates of %(keys)d keys, '
+            '%(requests)d requests per layout (disjoint: each host in one '
+            'aggregate; overlap: in two, no two hosts alike)' % hm['sizes'])
+        say(report.matching_table(hm))
     if results.get('profile'):
         say('')
         say('Profiles (cProfile, in-process, per request; slowest against '
@@ -670,6 +692,7 @@ def main(argv=None):
                      'and the scaling run)', bench.fake),
         ('xenapi', 'xenapi pools', bench.xenapi),
         ('maintenance', 'host maintenance (xenapi)', bench.maintenance),
+        ('matching', 'host matching', bench.matching),
         ('sql', 'SQL statements per request (in-process)', bench.sql),
         ('profile', 'profiles (in-process)', bench.profile),
     )

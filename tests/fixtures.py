@@ -94,8 +94,10 @@ class DatabaseFixture(fixtures.Fixture):
         self.engine = db_api.get_engine()
 
     def count_statements(self):
-        """A context manager counting the SQL statements run inside it."""
-        return StatementCounter(self.engine)
+        """A context manager counting the SQL statements run inside it,
+        on the engine in use now (loading the paste app configures the
+        database again: a new engine)."""
+        return StatementCounter(db_api.get_engine())
 
 
 class APIFixture(fixtures.Fixture):

@@ -27,11 +27,11 @@ class ComputeHosts:
         default = self.conf.api.default_availability_zone
         result = []
         for host in db.compute_host_get_all(context):
-            zones = host['aggregate_zones']
             result.append({
                 'id': host['id'],
                 'name': host['name'],
-                'zone': zones[0] if zones else (host['zone'] or default),
+                'zone': effective_zone(host['aggregate_zones'], host['zone'],
+                                       default),
                 'hypervisor_url': host['hypervisor_url'],
                 'status': host['status'],
                 'disabled_reason': host['disabled_reason'],
@@ -54,6 +54,15 @@ class ComputeHosts:
         """Forget a host that no aggregate holds (ComputeHostInUse
         otherwise)."""
         db.compute_host_delete(context, name)
+
+
+def effective_zone(aggregate_zones, registered_zone, default_zone):
+    """The zone a host is in now: the first (in sorted order) of the zones
+    its aggregates carry, else the zone it was registered with, else
+    ``[api] default_availability_zone``."""
+    if aggregate_zones:
+        return min(aggregate_zones)
+    return registered_zone or default_zone
 
 
 def check_hypervisor_url(url):

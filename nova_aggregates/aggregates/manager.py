@@ -64,8 +64,13 @@ class AggregateManager:
 
     # -- reads --------------------------------------------------------------
 
-    def list_aggregates(self, context):
-        return [self._present(agg) for agg in db.aggregate_get_all(context)]
+    def list_aggregates(self, context, host=None, availability_zone=None):
+        """Every aggregate, or only those that hold ``host`` and (or) are
+        in ``availability_zone`` (names and zones compare exactly)."""
+        return [self._present(agg) for agg in db.aggregate_get_all(context)
+                if (host is None or host in agg['hosts']) and
+                (availability_zone is None or agg['metadata'].get(
+                    constants.AVAILABILITY_ZONE) == availability_zone)]
 
     def get_aggregate(self, context, aggregate_id):
         return self._present(db.aggregate_get(context, aggregate_id))

@@ -170,6 +170,19 @@ class TestServesOnlyWhatItIsTold(FilterTestCase):
         self.assertEqual(self.nova.services, self.call(
             'GET', '/os-services').json['services'])
 
+    def test_host_matching_when_named(self):
+        self.assertEqual(299, self.call('POST', '/os-host-matching',
+                                        {'request': {}}).status_int)
+        self.app = self.load('extensions = os-aggregates os-host-matching')
+        self.api.register_host('host1')
+        response = self.call('POST', '/os-host-matching', {'request': {}})
+        self.assertEqual(200, response.status_int, response.body)
+        self.assertEqual({'hosts': [{'host': 'host1', 'zone': 'nova',
+                                     'aggregates': []}], 'rejected': []},
+                         response.json)
+        listed = self.call('GET', '/extensions').json['extensions']
+        self.assertIn('os-host-matching', [ext['alias'] for ext in listed])
+
     def test_unknown_alias_refused_at_start(self):
         error = self.assertRaises(exception.ExtensionError, self.load,
                                   'extensions = os-aggregates os-nothing')

@@ -109,6 +109,19 @@ class TestNoAuth2(PolicyTestCase):
                              "Policy doesn't allow os_compute_api:%s to be "
                              "performed." % rule)
 
+    def test_host_matching_is_admin_only(self):
+        for prefix in ('/v2.1', '/v1.1/bob'):
+            response = self.request('POST', prefix + '/os-host-matching',
+                                    {'request': {}}, token='bob:bob')
+            self.assertFault(response, 403, 'forbidden',
+                             "Policy doesn't allow os_compute_api:"
+                             "os-host-matching:create to be performed.")
+        self.write_policy('"os_compute_api:os-host-matching:create": "@"\n')
+        body = self.json_request('POST', '/v2.1/os-host-matching',
+                                 {'request': {}}, token='bob:bob')
+        self.assertEqual(['host1', 'host2'],
+                         [h['host'] for h in body['hosts']])
+
     def test_admin_may_do_everything(self):
         for operation in ('index', 'show', 'create', 'set_metadata',
                           'remove_host', 'add_host'):

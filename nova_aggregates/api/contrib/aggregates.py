@@ -53,8 +53,12 @@ class AggregatesController:
 
     def index(self, req):
         policy.authorize(req.context, aggregate_rules.PREFIX % 'index')
-        return {'aggregates': [views.aggregate(req, agg) for agg in
-                               self.manager.list_aggregates(req.context)]}
+        # Our server-side filters; other query keys are ignored, as Nova
+        # up to microversion 2.101 ignores them.
+        listed = self.manager.list_aggregates(
+            req.context, host=req.GET.get('host'),
+            availability_zone=req.GET.get('availability_zone'))
+        return {'aggregates': [views.aggregate(req, agg) for agg in listed]}
 
     def create(self, req, body):
         policy.authorize(req.context, aggregate_rules.PREFIX % 'create')

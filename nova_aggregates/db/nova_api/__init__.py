@@ -16,6 +16,7 @@ from nova_aggregates.db.nova_api import aggregate_hosts
 from nova_aggregates.db.nova_api import aggregate_metadata
 from nova_aggregates.db.nova_api import aggregates
 from nova_aggregates.db.nova_api import compute_hosts
+from nova_aggregates.db.nova_api import host_layout
 from nova_aggregates.db.nova_api import models
 
 #: {name in db.api: function or table}
@@ -41,6 +42,7 @@ STORE = {
     'compute_host_release': compute_hosts.compute_host_release,
     'compute_host_update': compute_hosts.compute_host_update,
     'lock_hosts': compute_hosts.lock_hosts,
+    'host_layout_get': host_layout.host_layout_get,
     'aggregates': models.aggregates,
     'aggregate_hosts': models.aggregate_hosts,
     'aggregate_metadata': models.aggregate_metadata,
