@@ -13,10 +13,10 @@ SERVICES := .services
 KEYSTONE_PACKAGES ?= keystone==30.0.0 gunicorn
 # Nova's compute API and Placement, with what our package needs at import
 # that Nova does not pull in (gunicorn serves both; our filter and virt
-# drivers import XenAPI and defusedxml).  The openstack and nova clients
-# are in .venv.
+# drivers import XenAPI and defusedxml, our database layer taskflow and
+# tooz).  The openstack and nova clients are in .venv.
 NOVA_PACKAGES ?= nova==34.0.0 openstack-placement==16.0.0 gunicorn XenAPI \
-	defusedxml
+	defusedxml taskflow tooz
 NOVA_VENV := $(SERVICES)/nova
 
 .PHONY: serve test venv services bench pep8 genconfig genpolicy clean

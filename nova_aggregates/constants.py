@@ -41,3 +41,29 @@ XENAPI_HOST_UUID_PREFIX = 'xenapi_host_uuid:'
 RESERVED_KEYS = frozenset((STATE_KEY, MASTER, LAST_ERROR))
 #: Reserved whatever the configured driver (a database may outlive one).
 RESERVED_PREFIXES = (XENAPI_HOST_UUID_PREFIX,)
+
+#: A rolling maintenance task's states (api-contract §14).
+TASK_QUEUED = 'queued'
+TASK_RUNNING = 'running'
+TASK_SUCCEEDED = 'succeeded'
+TASK_FAILED = 'failed'
+TASK_CANCELLING = 'cancelling'
+TASK_CANCELLED = 'cancelled'
+#: A runner has work to do on a task in these (it holds its aggregate).
+TASK_ACTIVE_STATES = (TASK_QUEUED, TASK_RUNNING, TASK_CANCELLING)
+#: Those a task may be resumed from.
+TASK_RESUMABLE_STATES = (TASK_FAILED, TASK_CANCELLED)
+
+#: The states of one host of a task.
+TASK_HOST_PENDING = 'pending'
+TASK_HOST_EVACUATING = 'evacuating'
+TASK_HOST_ACTING = 'acting'
+TASK_HOST_RESTORING = 'restoring'
+TASK_HOST_DONE = 'done'
+TASK_HOST_FAILED = 'failed'
+
+#: What a task does to each empty host in maintenance.
+HOST_ACTIONS = ('reboot', 'command', 'none')
+
+#: ``db.rolling_task_update``: whoever owns the task.
+ANY_OWNER = object()

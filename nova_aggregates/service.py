@@ -8,12 +8,17 @@ import threading
 
 from nova_aggregates.aggregates import compute_hosts
 from nova_aggregates.aggregates import host_maintenance
+from nova_aggregates.aggregates import host_matching
 from nova_aggregates.aggregates import manager as aggregate_manager
 from nova_aggregates.aggregates import recovery
+from nova_aggregates.aggregates import rolling_maintenance
+from nova_aggregates.aggregates import task_runner
 from nova_aggregates import conf as na_conf
 from nova_aggregates import context
+from nova_aggregates import coordination
 from nova_aggregates.db import api as db_api
 from nova_aggregates import exception
+from nova_aggregates import notifications
 
 
 class Services:
@@ -24,9 +29,24 @@ class Services:
         self.compute_hosts = compute_hosts.ComputeHosts(conf)
         self.host_maintenance = host_maintenance.HostMaintenance(
             conf, self.aggregates.driver, self.aggregates.pools)
+        self.host_matching = host_matching.HostMatching(
+            conf, self.aggregates.driver)
         self.recovery = recovery.Recovery(self.aggregates)
+        self.notifier = notifications.Notifier()
+        self.rolling_maintenance = rolling_maintenance.RollingMaintenance(
+            conf, self.notifier)
+        self._runner = None
+
+    def task_runner(self):
+        """This process's rolling maintenance task runner (not started)."""
+        if self._runner is None:
+            self._runner = task_runner.TaskRunner(self.conf, self,
+                                                  self.notifier)
+        return self._runner
 
     def cleanup(self):
+        if self._runner is not None:
+            self._runner.stop(timeout=5)
         self.aggregates.driver.cleanup()
 
     def ping_database(self):
@@ -93,3 +113,4 @@ def reset():
             _services.cleanup()
         _services = None
     db_api.dispose()
+    coordination.reset()

@@ -121,6 +121,11 @@ class HostMaintenance:
         return {'host': row['name'], 'status': row['status'],
                 'maintenance_mode': row['maintenance']}
 
+    def pool_of(self, context, host):
+        """The Pool of the host's pool aggregate as the database records it
+        (None for a host in no pool aggregate)."""
+        return self._pool_view(context, host)
+
     def _pool_view(self, context, host):
         """The Pool of the host's pool aggregate, read without locks (None
         for a host in no pool aggregate)."""
@@ -332,6 +337,11 @@ class HostMaintenance:
                 while pending and len(running) < limit and failure is None:
                     step = pending.pop(0)
                     guest = by_uuid[step['vm']]
+                    # Recorded before it moves: a process killed while the
+                    # migration runs still knows where the guest belongs
+                    # (restore skips a guest found at home).
+                    db.guest_origin_set(context, guest.uuid, guest.name,
+                                        guest.memory, host.name, step['to'])
                     running[executor.submit(
                         self.driver.live_migrate, pool, guest,
                         members[step['to']])] = (guest, step)
@@ -348,12 +358,21 @@ class HostMaintenance:
                         if failure is None:
                             failure = exc
                             failure.guest = dict(step, runs_on=where)
+                        if where == host.name:
+                            db.guest_origins_forget(context, [guest.uuid])
                         if where != step['to']:
+                            if where is not None and where != host.name:
+                                db.guest_origin_set(
+                                    context, guest.uuid, guest.name,
+                                    guest.memory, host.name, where)
                             continue
                         # The call failed (an outage while it ran) but the
                         # guest arrived: it moved.
-                    db.guest_origin_set(context, guest.uuid, guest.name,
-                                        guest.memory, host.name, where)
+                    else:
+                        if where != step['to']:
+                            db.guest_origin_set(
+                                context, guest.uuid, guest.name,
+                                guest.memory, host.name, where)
                     moved.append({'vm': guest.uuid, 'name': guest.name,
                                   'to': where})
         if failure is not None:

@@ -1,36 +1,53 @@
 """Who runs a task, and when someone else may take it over.
 
-A task that outlives one database transaction -- a pool operation today --
-records its owner when it starts: ``<hostname>:<pid>`` of the process that
-runs it (``this_process``), and the time it started.  Crash recovery takes a
-task over only when ``is_gone`` says its owner cannot finish it: a process
-of this machine that no longer runs, or, for any owner, a task older than
-the staleness limit the caller gives (the only test an owner on another
-machine allows).
+A task that outlives one database transaction -- a pool operation, a
+host's status change -- records its owner when it starts: the coordination
+member of the process that runs it (``this_process``, see
+``nova_aggregates.coordination``), and the time it started.  Crash recovery
+takes a task over only when ``is_gone`` says its owner cannot finish it:
+its member lock is free, which the coordination backend knows for a
+process of any node.
 """
 
 import datetime
 import os
+import re
 import socket
+
+from nova_aggregates import coordination
+
+#: ``<hostname>:<pid>:<token>``, as coordination members are named.
+_MEMBER = re.compile(r'^.+:[0-9]+:[0-9a-f]{12}$')
 
 
 def this_process():
-    """The owner string of this process (computed per call: a forked
-    worker is an owner of its own)."""
-    return '%s:%d' % (socket.gethostname(), os.getpid())
+    """The owner string of this process: its coordination member (a forked
+    worker is a member of its own)."""
+    return coordination.get().member()
 
 
 def is_gone(owner, started_at, now, stale_after=None):
     """Whether a task ``owner`` started at ``started_at`` may be taken over
-    at ``now``: it is older than ``stale_after`` seconds (if given), or its
-    owner is a process of this machine that no longer runs, or it records
-    no owner at all."""
+    at ``now``: it records no owner, or its owner's member lock is free,
+    or it is older than ``stale_after`` seconds (if given: an operator's
+    override)."""
     if stale_after is not None and started_at is not None and \
             now - started_at > datetime.timedelta(seconds=stale_after):
         return True
-    hostname, _, pid = (owner or '').rpartition(':')
+    if not owner:
+        return True
+    if _MEMBER.match(owner):
+        return not coordination.get().is_alive(owner)
+    return _legacy_owner_is_gone(owner)
+
+
+def _legacy_owner_is_gone(owner):
+    """``<hostname>:<pid>``, as releases before coordination recorded
+    owners: gone if it is a process of this machine that no longer runs;
+    an owner on another machine only goes stale."""
+    hostname, _, pid = owner.rpartition(':')
     if hostname != socket.gethostname() or not pid.isdigit():
-        return not owner
+        return False
     if int(pid) == os.getpid():
         return False
     return not process_runs(int(pid))

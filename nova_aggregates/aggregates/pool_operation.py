@@ -161,6 +161,14 @@ class PoolOperation:
         if not taken:
             raise exception.PoolOperationInProgress(
                 aggregate_id=self.aggregate['id'])
+        # A rolling maintenance task holds its aggregate: only its own
+        # steps (their context names it) change the pool meanwhile.
+        task_id = db.rolling_task_active_of(self.context,
+                                            self.aggregate['id'])
+        if task_id is not None and task_id != getattr(
+                self.context, 'rolling_task_id', None):
+            raise exception.RollingMaintenanceInProgress(
+                task_id=task_id, aggregate_id=self.aggregate['id'])
 
     def read_pool(self):
         """Read the pool the driver is to change (in the caller's

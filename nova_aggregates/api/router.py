@@ -20,10 +20,18 @@ path                                        method   handler
 /os-hosts/{host_name}                       PUT      HostsController.update
 /os-services                                GET      ServicesController.index
 /os-services/{service_id}                   PUT      ServicesController.update
+/os-host-matching                           POST     HostMatchingController.create
+/os-rolling-maintenance                     GET      RollingMaintenanceController.index
+/os-rolling-maintenance                     POST     RollingMaintenanceController.create
+/os-rolling-maintenance/{id}                GET      RollingMaintenanceController.show
+/os-rolling-maintenance/{id}                DELETE   RollingMaintenanceController.delete
+/os-rolling-maintenance/{id}/action         POST     RollingMaintenanceController.action
 ==========================================  =======  ======================
 
-``PUT os-services/{service_id}`` also serves the 2.1 actions ``enable``,
-``disable`` and ``disable-log-reason`` in place of an id.  The extension
+``GET os-aggregates`` takes the filters ``?host=`` and
+``?availability_zone=``.  ``PUT os-services/{service_id}`` also serves the
+2.1 actions ``enable``, ``disable`` and ``disable-log-reason`` in place of
+an id.  The extension
 rows come from the descriptors the ExtensionManager loaded
 (``api/contrib``); each declares its rows in a ``ROUTES`` tuple next to its
 handlers.  A known path with another method is a 405; anything else a 404.

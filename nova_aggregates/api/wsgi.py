@@ -216,9 +216,19 @@ def _xml_node(node):
         if tag == 'meta' and 'key' in child.attrib:
             result[child.attrib['key']] = None if _is_nil(child) else (
                 child.text or '')
+        elif tag in result:
+            # A repeated element is a list (<hosts><host>a</host><host>b
+            # </host></hosts>), never a silent last-one-wins.
+            if not isinstance(result[tag], _Repeated):
+                result[tag] = _Repeated([result[tag]])
+            result[tag].append(_xml_node(child))
         else:
             result[tag] = _xml_node(child)
     return result
+
+
+class _Repeated(list):
+    """The values of an element repeated in an XML body."""
 
 
 def parse_body(req, xml_allowed):

@@ -63,6 +63,27 @@ def _aggregate_reconcile(conf):
         ', '.join(map(str, repaired)) or 'none'))
 
 
+def _maintenance_watch(conf):
+    from nova_aggregates.cmd import watch
+    return watch.watch(_services(conf).rolling_maintenance,
+                       context.get_admin_context(), conf.command.task_id,
+                       interval=conf.command.interval)
+
+
+def _maintenance_runner(conf):
+    """A task runner in the foreground, until interrupted (for deployments
+    whose API runs inside another compute API, which runs none)."""
+    runner = _services(conf).task_runner()
+    print('Rolling maintenance runner %s; Ctrl-C stops it after the '
+          'current step.' % runner.member, flush=True)
+    runner.start()
+    try:
+        while True:
+            runner.stopping.wait(3600)
+    except KeyboardInterrupt:
+        runner.stop()
+
+
 def _add_parsers(subparsers):
     db = subparsers.add_parser('db', help='database schema').add_subparsers(
         dest='action')
@@ -96,6 +117,19 @@ def _add_parsers(subparsers):
                           'seconds')
     rec.set_defaults(func=_aggregate_reconcile)
 
+    maint = subparsers.add_parser(
+        'maintenance', help='rolling maintenance tasks').add_subparsers(
+        dest='action')
+    watch = maint.add_parser('watch', help='follow a task until it ends; '
+                             'exit status 0 succeeded, 1 failed, 2 '
+                             'cancelled')
+    watch.add_argument('task_id', metavar='ID', type=int)
+    watch.add_argument('--interval', type=float, default=1.0,
+                       help='seconds between two looks (default 1)')
+    watch.set_defaults(func=_maintenance_watch)
+    maint.add_parser('runner', help='run a task runner in the foreground'
+                     ).set_defaults(func=_maintenance_runner)
+
 
 _COMMAND_OPT = cfg.SubCommandOpt('command', title='Commands',
                                  handler=_add_parsers)
@@ -113,11 +147,14 @@ USAGE = """%(prog)s [--config-file F] [--verbose] COMMAND ...
   %(prog)s host list
   %(prog)s host remove NAME
   %(prog)s aggregate reconcile [--stale-after SECONDS]
+  %(prog)s maintenance watch ID [--interval SECONDS]
+  %(prog)s maintenance runner
 
 examples:
   %(prog)s --config-file /etc/nova-aggregates/nova-aggregates.conf db sync
   %(prog)s host add xen1 --zone az1 --hypervisor-url https://10.0.0.5/
-  %(prog)s aggregate reconcile --stale-after 600"""
+  %(prog)s aggregate reconcile --stale-after 600
+  %(prog)s maintenance watch 3"""
 
 
 def _quiet_libraries(conf):
@@ -141,7 +178,7 @@ def main(argv=None):
         return 2
     try:
         db_api.configure(conf)
-        func(conf)
+        status = func(conf)
     except exception.AggregatesException as exc:
         print('Error: %s' % exc, file=sys.stderr)
         return 1
@@ -151,7 +188,7 @@ def main(argv=None):
         return 1
     finally:
         service.reset()
-    return 0
+    return status or 0
 
 
 if __name__ == '__main__':

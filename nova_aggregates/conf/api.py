@@ -22,6 +22,8 @@ STANDARD_EXTENSIONS = [
     'nova_aggregates.api.contrib.aggregates.Aggregates',
     'nova_aggregates.api.contrib.hosts.Hosts',
     'nova_aggregates.api.contrib.services.Services',
+    'nova_aggregates.api.contrib.rolling_maintenance.RollingMaintenance',
+    'nova_aggregates.api.contrib.host_matching.HostMatching',
 ]
 
 api_group = cfg.OptGroup('api', title='API server options')

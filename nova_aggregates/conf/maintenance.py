@@ -23,6 +23,44 @@ maintenance_opts = [
                       'as a timeout; the guest then runs where the '
                       'hypervisor says it does. The task is checked every '
                       '[xenapi] poll_interval seconds.'),
+    cfg.FloatOpt('reboot_timeout', default=600.0, min=0.1,
+                 help='Rolling maintenance with host_action "reboot": '
+                      'seconds to wait, once the hypervisor has accepted '
+                      'the reboot of a host (disabled and empty), until it '
+                      'answers again. A host still down after that fails '
+                      'the task (HostDidNotComeBack) and stays in '
+                      'maintenance. The host is checked every [xenapi] '
+                      'poll_interval seconds.'),
+    cfg.StrOpt('host_command',
+               help='Rolling maintenance with host_action "command": the '
+                    'command run for each host while it is in maintenance '
+                    '(empty, with no guest), split like a shell would but '
+                    'run without one. Its environment has HOST (the compute '
+                    'host), HYPERVISOR_URL and AGGREGATE (the aggregate '
+                    'id); write $$ for a literal $ in this file, e.g. '
+                    '"sh -c \'upgrade $$HOST\'". A non-zero exit fails the '
+                    'host; the tail of its output is kept in the host\'s '
+                    'message.'),
+    cfg.FloatOpt('host_command_timeout', default=1800.0, min=0.1,
+                 help='Seconds [maintenance] host_command may run for one '
+                      'host; it is killed after that and the host fails.'),
+    cfg.IntOpt('task_lease_seconds', default=30, min=2,
+               help='Rolling maintenance: how long a task stays claimed by '
+                    'a task runner that stopped renewing it. A runner '
+                    'renews its claim every third of this; on PostgreSQL, '
+                    'MySQL and the file backend the claim also ends at '
+                    'once when the runner\'s process dies. For TTL-based '
+                    'coordination backends (etcd, Redis, ZooKeeper) this '
+                    'is the lease given to them.'),
+    cfg.FloatOpt('task_poll_interval', default=2.0, min=0.05,
+                 help='Seconds between two looks of a task runner for a '
+                      'queued task, or one whose runner is gone.'),
+    cfg.BoolOpt('task_runner', default=True,
+                help='Whether nova-aggregates-api runs a task runner for '
+                     'rolling maintenance in each of its worker processes. '
+                     'Turn it off on nodes that should not run tasks; '
+                     'another node (or nova-aggregates-manage maintenance '
+                     'runner) must then run them.'),
 ]
 
 fake_driver_group = cfg.OptGroup(

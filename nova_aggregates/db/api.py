@@ -12,6 +12,7 @@ the code behind it lives by concern:
 * ``aggregate_hosts.py`` and ``aggregate_metadata.py``: membership and
   metadata writes, and the aggregates a host is in;
 * ``compute_hosts.py``: registered compute hosts and their row locks;
+* ``host_layout.py``: hosts and aggregates at once, for host matching;
 * ``models.py``: the tables;
 * ``nova_api/``: the same functions and tables on Nova's API database.
 
@@ -37,10 +38,16 @@ from nova_aggregates.db.compute_hosts import (
 from nova_aggregates.db import engine
 from nova_aggregates.db.guest_origins import (
     guest_origin_set, guest_origins_forget, guest_origins_of)
+from nova_aggregates.db.host_layout import host_layout_get
 from nova_aggregates.db.engine import (
     get_engine, now, ping, reader, transaction, writer)
 from nova_aggregates.db.models import (
     aggregate_hosts, aggregate_metadata, aggregates, compute_hosts)
+from nova_aggregates.db.rolling_maintenance import (
+    lock_rolling_task, rolling_task_active_of, rolling_task_claim,
+    rolling_task_create,
+    rolling_task_get, rolling_task_get_all, rolling_task_host_update,
+    rolling_task_update)
 
 __all__ = [
     # engine
@@ -59,8 +66,15 @@ __all__ = [
     'compute_host_claim', 'compute_host_create', 'compute_host_delete',
     'compute_host_get', 'compute_host_get_all', 'compute_host_release',
     'compute_host_update', 'lock_hosts',
+    # what host matching reads: hosts, aggregates, members, metadata
+    'host_layout_get',
     # where evacuated guests came from (one table in both stores)
     'guest_origin_set', 'guest_origins_forget', 'guest_origins_of',
+    # rolling maintenance tasks (one table pair in both stores)
+    'lock_rolling_task', 'rolling_task_active_of', 'rolling_task_claim',
+    'rolling_task_create',
+    'rolling_task_get', 'rolling_task_get_all', 'rolling_task_host_update',
+    'rolling_task_update',
 ]
 
 #: The names each store binds: everything above but the engine's and those
@@ -68,7 +82,8 @@ __all__ = [
 _PER_STORE = tuple(name for name in __all__ if name not in (
     'configure', 'dispose', 'get_engine', 'now', 'ping', 'reader',
     'transaction', 'writer', 'guest_origin_set', 'guest_origins_forget',
-    'guest_origins_of'))
+    'guest_origins_of') and not name.startswith(('rolling_task_',
+                                                'lock_rolling_task')))
 
 _OWN = {name: globals()[name] for name in _PER_STORE}
 

@@ -12,6 +12,8 @@ accents, and even ``utf8mb4_bin`` ignores trailing spaces).
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy import orm
+from taskflow.persistence.backends.sqlalchemy import tables as \
+    taskflow_schema
 
 from nova_aggregates import constants
 
@@ -168,9 +170,68 @@ class GuestOrigin(Base):
     moved_at = sa.Column(_timestamp(), nullable=False)
 
 
+class RollingMaintenanceTask(Base):
+    """A rolling maintenance task of a pool aggregate (api-contract §14),
+    and the claim of the task runner executing it."""
+
+    __tablename__ = 'rolling_maintenance_tasks'
+    __table_args__ = (
+        sa.Index('rolling_maintenance_tasks_aggregate_idx', 'aggregate_id'),
+        sa.Index('rolling_maintenance_tasks_state_idx', 'state'),
+        _TABLE_ARGS,
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    # No foreign key: a finished task outlives its aggregate.
+    aggregate_id = sa.Column(sa.Integer, nullable=False)
+    # queued | running | succeeded | failed | cancelling | cancelled
+    state = sa.Column(sa.String(16), nullable=False)
+    # reboot | command | none
+    host_action = sa.Column(sa.String(16), nullable=False)
+    # The coordination member of the runner executing it, and when that
+    # runner last renewed its claim.
+    owner = sa.Column(sa.String(255), nullable=True)
+    heartbeat_at = sa.Column(_timestamp(), nullable=True)
+    # The TaskFlow logbook and flow detail of the run in progress.
+    logbook_uuid = sa.Column(sa.String(64), nullable=True)
+    flow_uuid = sa.Column(sa.String(64), nullable=True)
+    created_at = sa.Column(_timestamp(), nullable=False)
+    updated_at = sa.Column(_timestamp(), nullable=True)
+
+
+class RollingMaintenanceHost(Base):
+    """One host of a rolling maintenance task, in the task's order."""
+
+    __tablename__ = 'rolling_maintenance_hosts'
+    __table_args__ = (_TABLE_ARGS,)
+
+    task_id = sa.Column(sa.Integer, sa.ForeignKey(
+        'rolling_maintenance_tasks.id', ondelete='CASCADE'),
+        primary_key=True)
+    position = sa.Column(sa.Integer, primary_key=True, autoincrement=False)
+    host = sa.Column(_name(), nullable=False)
+    # pending | evacuating | acting | restoring | done | failed
+    state = sa.Column(sa.String(16), nullable=False)
+    # The last step begun (evacuating | acting | restoring): where a failed
+    # host resumes.
+    step = sa.Column(sa.String(16), nullable=True)
+    started_at = sa.Column(_timestamp(), nullable=True)
+    finished_at = sa.Column(_timestamp(), nullable=True)
+    guests_moved = sa.Column(sa.Integer, nullable=False, default=0,
+                             server_default='0')
+    message = sa.Column(sa.Text, nullable=True)
+
+
+# TaskFlow's persistence tables (its SQLAlchemy backend), in our schema and
+# created by our migrations: TaskFlow's own alembic chain would need the
+# default version table, which ours uses.
+taskflow_tables = taskflow_schema.fetch(Base.metadata)
+
 # The tables, for the SQLAlchemy Core statements of the query modules.
 aggregates = Aggregate.__table__
 aggregate_hosts = AggregateHost.__table__
 aggregate_metadata = AggregateMetadata.__table__
 compute_hosts = ComputeHost.__table__
 guest_origins = GuestOrigin.__table__
+rolling_maintenance_tasks = RollingMaintenanceTask.__table__
+rolling_maintenance_hosts = RollingMaintenanceHost.__table__

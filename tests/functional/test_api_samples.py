@@ -76,6 +76,11 @@ XENAPI_PASSWORD = 'secret'
 #: host -> registered zone, as `make serve` registers them.
 HOSTS = (('xenhost1', 'az1'), ('xenhost2', 'az1'), ('xenhost3', 'az2'),
          ('xenhost4', 'az2'))
+#: ``[filter_scheduler] enabled_filters`` of the host matching samples
+#: (doc/api-ref.md "Host matching" says so).
+ENABLED_FILTERS = ['ComputeFilter', 'AggregateInstanceExtraSpecsFilter',
+                   'AggregateMultiTenancyIsolation',
+                   'AggregateNumInstancesFilter']
 
 CONTENT_TYPES = {'json': 'application/json', 'xml': 'application/xml'}
 SAMPLE_MARKER = re.compile(
@@ -223,6 +228,8 @@ class TestAPISamples(base.APITestCase):
                             ('connect_timeout', 5.0), ('call_timeout', 10.0),
                             ('join_timeout', 10.0), ('poll_interval', 0.01)):
             self.conf_fixture.config(**{name: value, 'group': 'xenapi'})
+        self.conf_fixture.config(enabled_filters=ENABLED_FILTERS,
+                                 group='filter_scheduler')
         # The driver's XenAPI sessions go before the fleet stops.
         from nova_aggregates import service
         self.addCleanup(service.reset)
@@ -237,6 +244,9 @@ class TestAPISamples(base.APITestCase):
                 self.fleet.inject(**spec)
             elif action == 'settle':
                 self.assertTrue(self.fleet.settle(spec))
+            elif action == 'run_tasks':
+                # The task runner's one look: queued tasks run to their end.
+                self.api.services.task_runner().run_once(wait=True)
             else:
                 raise TemplateError('unknown simulator action %s' % action)
 

@@ -54,7 +54,18 @@ OPERATIONS = (
     ('/os-aggregates/{id}/action', 'POST', 'os-aggregates:set_metadata'),
     ('/os-hosts', 'GET', 'os-hosts:list'),
     ('/os-services', 'GET', 'os-services:list'),
+    ('/os-host-matching', 'POST', 'os-host-matching:create'),
+    ('/os-rolling-maintenance', 'GET', 'os-rolling-maintenance:index'),
+    ('/os-rolling-maintenance', 'POST', 'os-rolling-maintenance:create'),
+    ('/os-rolling-maintenance/{task}', 'GET', 'os-rolling-maintenance:show'),
+    ('/os-rolling-maintenance/{task}', 'DELETE',
+     'os-rolling-maintenance:delete'),
+    ('/os-rolling-maintenance/{task}/action', 'POST',
+     'os-rolling-maintenance:resume'),
 )
+#: Operations whose success is not a 200.
+ACCEPTED = {'os-rolling-maintenance:create', 'os-rolling-maintenance:delete',
+            'os-rolling-maintenance:resume'}
 URLS = sorted({path for path, _, _ in OPERATIONS})
 RULES = [op for _, _, op in OPERATIONS if op]
 FAULT = {401: 'unauthorized', 403: 'forbidden', 405: 'badMethod'}
@@ -98,7 +109,34 @@ class MatrixTestCase(base.APITestCase):
         if operation == 'os-aggregates:set_metadata':
             return {'set_metadata': {'metadata': {
                 'k%d' % self.counter: 'v'}}}
+        if operation == 'os-host-matching:create':
+            return {'request': {'availability_zone': 'az1'}}
+        if operation == 'os-rolling-maintenance:create':
+            return {'rolling_maintenance': {'aggregate_id': self.seeded}}
+        if operation == 'os-rolling-maintenance:resume':
+            return {'resume': None}
         return None
+
+    def fresh_task(self, operation):
+        """A pool aggregate with a host (create), or a task of one on
+        which ``operation`` succeeds; returns (aggregate id, task id,
+        body)."""
+        self.counter += 1
+        host = 'host%d' % self.counter
+        self.api.register_host(host, 'az1')
+        agg_id = self.manager.create_aggregate(
+            self.context, 'pool%d' % self.counter, 'az1')['id']
+        self.manager.set_metadata(self.context, agg_id,
+                                  {'hypervisor_pool': 'true'})
+        self.manager.add_host(self.context, agg_id, host)
+        if operation == 'os-rolling-maintenance:create':
+            return agg_id, None, {'rolling_maintenance': {
+                'aggregate_id': agg_id}}
+        rolling = self.api.services.rolling_maintenance
+        task_id = rolling.create_task(self.context, agg_id)['id']
+        if operation == 'os-rolling-maintenance:resume':
+            rolling.cancel_task(self.context, task_id)
+        return agg_id, task_id, self.body(operation, host)
 
     def fresh(self, operation):
         """An aggregate (and a host) on which ``operation`` succeeds;
@@ -157,15 +195,22 @@ class MatrixTestCase(base.APITestCase):
 
     def cell(self, prefix, suffix, path, method, operation, caller,
              expected):
+        task_id = 1
         if expected == 200 and operation and operation.startswith(
                 'os-aggregates'):
             agg_id, body = self.fresh(operation)
+        elif expected == 200 and operation and operation.startswith(
+                'os-rolling-maintenance'):
+            agg_id, task_id, body = self.fresh_task(operation)
         else:
             # Refused before anything is looked up: the seeded aggregate.
             agg_id, body = self.seeded, self.body(operation, 'host0')
         if body is None and method in ('POST', 'PUT'):
             body = {'aggregate': {'name': 'x'}}
-        full = prefix + path.replace('{id}', str(agg_id)) + suffix
+        if expected == 200 and operation in ACCEPTED:
+            expected = 202
+        full = prefix + path.replace('{id}', str(agg_id)).replace(
+            '{task}', str(task_id)) + suffix
         self.check(method, full, body, caller, expected)
 
     def assertNoMismatches(self):

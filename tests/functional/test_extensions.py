@@ -43,6 +43,11 @@ def _namespaces(body):
         io.BytesIO(body), events=('start-ns',)))
 
 
+#: The aliases of ``[api] extensions`` by default.
+STANDARD_ALIASES = {'os-aggregates', 'os-hosts', 'os-services',
+                    'os-rolling-maintenance', 'os-host-matching'}
+
+
 class TestExtensionsListing(base.APITestCase):
 
     PREFIXES = ('/v1.1/admin', '/v2/admin', '/v2.1', '/v2.1/admin')
@@ -52,8 +57,7 @@ class TestExtensionsListing(base.APITestCase):
             body = self.json_request('GET', prefix + '/extensions')
             self.assertEqual(['extensions'], list(body))
             listed = {ext['alias']: ext for ext in body['extensions']}
-            self.assertEqual({'os-aggregates', 'os-hosts', 'os-services'},
-                             set(listed), prefix)
+            self.assertEqual(STANDARD_ALIASES, set(listed), prefix)
             self.assertEqual(AGGREGATES_EXT, listed['os-aggregates'])
             for ext in body['extensions']:
                 self.assertEqual(EXT_KEYS, set(ext))
@@ -99,8 +103,7 @@ class TestExtensionsListing(base.APITestCase):
             self.assertEqual('{%s}extensions' % COMMON_NS, root.tag)
             self.assertEqual({}, root.attrib)
             nodes = {node.get('alias'): node for node in root}
-            self.assertEqual({'os-aggregates', 'os-hosts', 'os-services'},
-                             set(nodes))
+            self.assertEqual(STANDARD_ALIASES, set(nodes))
             for node in root:
                 self.assertEqual('{%s}extension' % COMMON_NS, node.tag)
             self.assertExtensionXML(nodes['os-aggregates'])

@@ -12,9 +12,11 @@ fenced ``sh`` block runs in bash (``-euo pipefail``, so a failing
 ``openstack`` client hermetic (no clouds.yaml, no ``OS_*`` variables, a
 private HOME).
 
-In the maintenance walkthrough the indented comments (``  # ...``) are what
-the commands print: every one without ``...`` must appear in the output,
-in that order.
+In the maintenance and rolling maintenance walkthroughs the indented
+comments (``  # ...``) are what the commands print: every one without
+``...`` must appear in the output, in that order.  Their
+``nova-aggregates-manage --config-file etc/nova-aggregates-dev.conf`` gets
+the server's second file too (its private database).
 """
 
 import os
@@ -37,6 +39,9 @@ SIM = 'http://127.0.0.1:8779'
 CURL = 'Walkthrough with curl'
 POOL = 'Walkthrough: an aggregate that is a XenServer pool'
 MAINTENANCE = 'Walkthrough: host maintenance with no guest stopped'
+ROLLING = 'Walkthrough: rolling maintenance of the whole pool'
+#: The configuration the walkthroughs' nova-aggregates-manage commands name.
+MANAGE_CONF = '--config-file etc/nova-aggregates-dev.conf'
 #: The simulator guests make serve starts ([xenserver_sim] guests).
 SEEDED = {'db': 8192, 'cache': 4096, 'www': 2048}
 BLOCK_TIMEOUT = 180
@@ -120,7 +125,8 @@ class TestReadmeWalkthroughs(testtools.TestCase):
         block = walkthrough(heading)
         self.assertIn(API, block)
         script = block.replace(API, self.server.base_url).replace(
-            SIM, self.server.control_url)
+            SIM, self.server.control_url).replace(
+            MANAGE_CONF, ' '.join(self.server.files()))
         result = subprocess.run(['bash', '-euo', 'pipefail', '-c', script],
                                 cwd=REPO, env=self.env, capture_output=True,
                                 text=True, timeout=BLOCK_TIMEOUT,
@@ -176,6 +182,32 @@ class TestReadmeWalkthroughs(testtools.TestCase):
             ['xenhost1'] * 3 + ['xenhost2'] * 2,
             [where[name] for name in ('db', 'cache', 'www', 'app', 'api')])
 
+    def check_rolling(self):
+        output = self.run_block(ROLLING)
+        expected = expected_output(walkthrough(ROLLING))
+        self.assertGreater(len(expected), 12)
+        self.assertPrinted(expected, output)
+        task, = [t for t in self.api('os-rolling-maintenance')[
+            'rolling_maintenances'] if t['host_action'] == 'reboot']
+        self.assertEqual('succeeded', task['state'])
+        agg, = [a for a in self.api('os-aggregates')['aggregates']
+                if a['name'] == 'rack-b']
+        self.assertEqual(['xenhost%d' % n for n in range(1, 5)],
+                         sorted(agg['hosts']))
+        pool, = [p for p in self.sim('pools') if p['name_label'] == 'rack-b']
+        self.assertEqual((agg['metadata']['master_compute'],
+                          sorted(agg['hosts'])),
+                         (pool['master'], pool['members']))
+        for host in self.api('os-hosts')['hosts']:
+            self.assertEqual(('enabled', 'off_maintenance'),
+                             (host['status'], host['maintenance_mode']),
+                             host)
+        where = self.where()
+        self.assertEqual(
+            ['xenhost1'] * 3 + ['xenhost2'] * 2 + ['xenhost4'],
+            [where[name] for name in ('db', 'cache', 'www', 'app', 'api',
+                                      'batch')])
+
     def test_make_serve_starts_the_seeded_guests(self):
         self.assertEqual(
             {name: ('xenhost1', mb * 2 ** 20, 'Running')
@@ -186,10 +218,11 @@ class TestReadmeWalkthroughs(testtools.TestCase):
             self.assertIn('guest %s (%d MiB) running on xenhost1' % (
                 name, mb), self.server.output())
 
-    def test_maintenance_walkthrough_on_a_fresh_server(self):
+    def test_maintenance_walkthroughs_on_a_fresh_server(self):
         self.check_maintenance()
+        self.check_rolling()
 
-    def test_the_three_walkthroughs_in_order(self):
+    def test_the_walkthroughs_in_order(self):
         output = self.run_block(CURL)
         self.assertIn('itemNotFound', output)
         self.assertIn('forbidden', output)
@@ -212,3 +245,5 @@ class TestReadmeWalkthroughs(testtools.TestCase):
 
         self.check_maintenance()
         self.assertEqual('xenhost4', self.where()['web1'])
+        self.check_rolling()
+        self.assertNotIn('web1', self.where())

@@ -164,6 +164,11 @@ aggregate_state = sa.Table(
 #: (``db/compute_hosts.py``) serve both stores.
 compute_hosts = models.compute_hosts.to_metadata(OURS)
 guest_origins = models.guest_origins.to_metadata(OURS)
+rolling_maintenance_tasks = models.rolling_maintenance_tasks.to_metadata(OURS)
+rolling_maintenance_hosts = models.rolling_maintenance_hosts.to_metadata(OURS)
+#: TaskFlow's persistence tables, as in the own store.
+taskflow_tables = tuple(table.to_metadata(OURS)
+                        for table in models.taskflow_tables)
 
 #: The state columns, in the order of the aggregate dicts.
 STATE_COLUMNS = ('operational_state', 'last_error', 'pending_host',

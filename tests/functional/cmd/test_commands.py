@@ -102,7 +102,9 @@ class TestManage(testtools.TestCase):
         for command in ('db sync [--revision R]', 'db version',
                         'host add NAME [--zone AZ] [--hypervisor-url URL]',
                         'host list', 'host remove NAME',
-                        'aggregate reconcile [--stale-after SECONDS]'):
+                        'aggregate reconcile [--stale-after SECONDS]',
+                        'maintenance watch ID [--interval SECONDS]',
+                        'maintenance runner'):
             self.assertIn('  nova-aggregates-manage ' + command, lines)
         self.assertIn('examples:', lines)
 
@@ -133,6 +135,67 @@ class TestManage(testtools.TestCase):
         self.assertTrue(revision)
         self.assertEqual(revision, self.cmd.manage('db', 'version')
                          .stdout.strip().splitlines()[-1])
+
+
+class TestMaintenanceCommands(testtools.TestCase):
+    """``maintenance runner`` runs the tasks of its database until
+    interrupted; ``maintenance watch`` follows one to its end."""
+
+    def setUp(self):
+        super().setUp()
+        self.cmd = self.useFixture(CommandFixture(
+            DEFAULT={'compute_driver': 'fake'},
+            maintenance={'task_poll_interval': 0.1}))
+        result = self.cmd.manage('db', 'sync')
+        self.assertEqual(0, result.returncode, result.stderr)
+        for host in ('node1', 'node2'):
+            self.assertEqual(0, self.cmd.manage(
+                'host', 'add', host, '--zone', 'az1').returncode)
+
+    def queue_task(self):
+        """A pool aggregate of node1 and node2 and a queued task of it,
+        written by this process on the command's database."""
+        from nova_aggregates import context
+        from nova_aggregates import service
+        from tests import fixtures as na_fixtures
+        conf = self.useFixture(na_fixtures.ConfFixture())
+        conf.config(compute_driver='fake')
+        self.useFixture(na_fixtures.DatabaseFixture(
+            conf, 'sqlite:///%s/db.sqlite' % self.cmd.dir))
+        services = service.get_services(conf.conf)
+        ctx = context.get_admin_context()
+        agg = services.aggregates.create_aggregate(ctx, 'rack')
+        services.aggregates.set_metadata(ctx, agg['id'],
+                                         {'hypervisor_pool': 'true'})
+        for host in ('node1', 'node2'):
+            services.aggregates.add_host(ctx, agg['id'], host)
+        return services.rolling_maintenance.create_task(ctx, agg['id'])['id']
+
+    def test_runner_runs_and_watch_follows(self):
+        task_id = self.queue_task()
+        runner = subprocess.Popen(
+            [os.path.join(BIN, 'nova-aggregates-manage'), '--config-file',
+             self.cmd.config, 'maintenance', 'runner'],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(runner.wait, 30)
+        self.addCleanup(runner.kill)
+        watched = self.cmd.manage('maintenance', 'watch', str(task_id),
+                                  '--interval', '0.1')
+        self.assertEqual(0, watched.returncode, watched.stdout +
+                         watched.stderr)
+        self.assertIn('Rolling maintenance task %d of aggregate' % task_id,
+                      watched.stdout)
+        self.assertIn('node1  done', watched.stdout)
+        runner.send_signal(signal.SIGINT)
+        output, _ = runner.communicate(timeout=30)
+        self.assertEqual(0, runner.returncode, output)
+        self.assertIn('Rolling maintenance runner', output)
+
+    def test_watch_of_an_unknown_task(self):
+        result = self.cmd.manage('maintenance', 'watch', '42')
+        self.assertEqual(1, result.returncode)
+        self.assertIn('Error: Rolling maintenance task 42 could not be found.',
+                      result.stderr)
 
 
 class TestAPIServer(testtools.TestCase):

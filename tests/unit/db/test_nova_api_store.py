@@ -117,8 +117,13 @@ class TestNovaSchema(testtools.TestCase):
         self.assertEqual(set(), set(models.OURS.tables) & set(
             nova_api_schema.TABLES))
         self.assertNotIn(models.VERSION_TABLE, nova_api_schema.TABLES)
+        # Foreign keys only between our own tables, never onto Nova's.
         self.assertEqual([], [fk for table in models.OURS.tables.values()
-                              for fk in table.foreign_keys])
+                              for fk in table.foreign_keys
+                              if fk.column.table.name not in
+                              models.OURS.tables])
+        self.assertEqual(3, len([fk for table in models.OURS.tables.values()
+                                 for fk in table.foreign_keys]))
 
     def test_nova_times_keep_whole_seconds_on_mysql(self):
         stamp = datetime.datetime(2012, 3, 1, 10, 0, 0, 999999)
