@@ -65,9 +65,16 @@ def _aggregate_reconcile(conf):
 
 def _maintenance_watch(conf):
     from nova_aggregates.cmd import watch
-    return watch.watch(_services(conf).rolling_maintenance,
-                       context.get_admin_context(), conf.command.task_id,
-                       interval=conf.command.interval)
+    try:
+        return watch.watch(_services(conf).rolling_maintenance,
+                           context.get_admin_context(), conf.command.task_id,
+                           interval=conf.command.interval)
+    except KeyboardInterrupt:
+        # Watching stops; the task goes on.
+        print('\nStopped watching task %d; it goes on (watch it again, or '
+              'cancel it: DELETE os-rolling-maintenance/%d).' % (
+                  conf.command.task_id, conf.command.task_id))
+        return 130
 
 
 def _maintenance_runner(conf):

@@ -191,6 +191,22 @@ class TestMaintenanceCommands(testtools.TestCase):
         self.assertEqual(0, runner.returncode, output)
         self.assertIn('Rolling maintenance runner', output)
 
+    def test_interrupted_watch_says_the_task_goes_on(self):
+        task_id = self.queue_task()  # queued: no runner here
+        watcher = subprocess.Popen(
+            [os.path.join(BIN, 'nova-aggregates-manage'), '--config-file',
+             self.cmd.config, 'maintenance', 'watch', str(task_id),
+             '--interval', '0.1'], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self.addCleanup(watcher.kill)
+        self.assertIn('queued', watcher.stdout.readline())
+        watcher.send_signal(signal.SIGINT)
+        output, errors = watcher.communicate(timeout=30)
+        self.assertEqual(130, watcher.returncode, errors)
+        self.assertIn('Stopped watching task %d; it goes on' % task_id,
+                      output)
+        self.assertNotIn('Traceback', errors)
+
     def test_watch_of_an_unknown_task(self):
         result = self.cmd.manage('maintenance', 'watch', '42')
         self.assertEqual(1, result.returncode)
