@@ -64,6 +64,3 @@ TASK_HOST_FAILED = 'failed'
 
 #: What a task does to each empty host in maintenance.
 HOST_ACTIONS = ('reboot', 'command', 'none')
-
-#: ``db.rolling_task_update``: whoever owns the task.
-ANY_OWNER = object()

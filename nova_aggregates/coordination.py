@@ -22,6 +22,7 @@ member of its own on first use.
 
 import logging
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -34,6 +35,8 @@ from tooz import coordination as tooz_coordination
 LOG = logging.getLogger(__name__)
 
 MEMBER_LOCK_PREFIX = 'nova-aggregates.member.'
+#: ``<hostname>:<pid>:<token>``, as ``Coordinator.member`` names members.
+_MEMBER_ID = re.compile(r'^.+:[0-9]+:[0-9a-f]{12}$')
 #: tooz drivers whose locks expire unless renewed: they get the lease.
 _TTL_SCHEMES = ('etcd3', 'etcd3+http', 'etcd3+https', 'redis', 'rediss',
                 'zookeeper', 'kazoo', 'memcached')
@@ -154,6 +157,12 @@ class Coordinator:
             return True
         lock.release()
         return False
+
+
+def is_member_id(owner):
+    """Whether ``owner`` names a coordination member (not an owner string
+    of a release before coordination)."""
+    return bool(_MEMBER_ID.match(owner))
 
 
 def _member_lock_name(member_id):

@@ -11,13 +11,9 @@ process of any node.
 
 import datetime
 import os
-import re
 import socket
 
 from nova_aggregates import coordination
-
-#: ``<hostname>:<pid>:<token>``, as coordination members are named.
-_MEMBER = re.compile(r'^.+:[0-9]+:[0-9a-f]{12}$')
 
 
 def this_process():
@@ -36,7 +32,7 @@ def is_gone(owner, started_at, now, stale_after=None):
         return True
     if not owner:
         return True
-    if _MEMBER.match(owner):
+    if coordination.is_member_id(owner):
         return not coordination.get().is_alive(owner)
     return _legacy_owner_is_gone(owner)
 

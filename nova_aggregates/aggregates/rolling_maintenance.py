@@ -75,12 +75,7 @@ class RollingMaintenance:
                                     'maintenance needs a hypervisor pool' % (
                                         aggregate_id, constants.POOL_FLAG,
                                         constants.POOL_FLAG_VALUE))
-        if agg['operational_state'] == constants.CHANGING:
-            raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
-        active = db.rolling_task_active_of(context, aggregate_id)
-        if active is not None:
-            raise exception.RollingMaintenanceInProgress(
-                task_id=active, aggregate_id=aggregate_id)
+        self._check_free(context, agg)
         order = self._order(agg, hosts)
         rows = db.lock_hosts(context, order)
         away = ['%s (%s)' % (name, 'in maintenance'
@@ -94,6 +89,17 @@ class RollingMaintenance:
                                               aggregate_id=aggregate_id)
         return db.rolling_task_create(context, aggregate_id, host_action,
                                       order)
+
+    @staticmethod
+    def _check_free(context, agg):
+        """409 unless no pool operation and no other task holds ``agg``
+        (locked by the caller)."""
+        if agg['operational_state'] == constants.CHANGING:
+            raise exception.PoolOperationInProgress(aggregate_id=agg['id'])
+        active = db.rolling_task_active_of(context, agg['id'])
+        if active is not None:
+            raise exception.RollingMaintenanceInProgress(
+                task_id=active, aggregate_id=agg['id'])
 
     @staticmethod
     def _order(agg, hosts):
@@ -151,13 +157,7 @@ class RollingMaintenance:
             raise exception.RollingMaintenanceStateConflict(
                 task_id=task_id, state=task['state'], action='resumed')
         agg = db.lock_aggregate(context, task['aggregate_id'])
-        if agg['operational_state'] == constants.CHANGING:
-            raise exception.PoolOperationInProgress(
-                aggregate_id=task['aggregate_id'])
-        active = db.rolling_task_active_of(context, task['aggregate_id'])
-        if active is not None:
-            raise exception.RollingMaintenanceInProgress(
-                task_id=active, aggregate_id=task['aggregate_id'])
+        self._check_free(context, agg)
         missing = [h['host'] for h in task['hosts']
                    if h['state'] != constants.TASK_HOST_DONE and
                    h['host'] not in agg['hosts']]

@@ -69,6 +69,8 @@ RESUME_FROM = {None: (EVACUATE, ACT, RESTORE),
                constants.TASK_HOST_RESTORING: (RESTORE,)}
 #: The characters of a command's output kept in the host's message.
 OUTPUT_TAIL = 2000
+#: What TaskFlow's storage raises for a logbook or flow it lacks.
+_TASKFLOW_MISSING = (taskflow_exc.NotFound, taskflow_exc.StorageFailure)
 
 
 def task_lock_name(task_id):
@@ -194,7 +196,7 @@ class _Run:
                             taskflow_states.SUSPENDED,
                             taskflow_states.RESUMING):
                         return book, flow_detail, False
-                except exception_types():
+                except _TASKFLOW_MISSING:
                     pass
             plan = []
             for host in task['hosts']:
@@ -246,7 +248,7 @@ class _Run:
         if task['logbook_uuid']:
             with contextlib.closing(
                     self.runner.backend.get_connection()) as conn:
-                with contextlib.suppress(*exception_types()):
+                with contextlib.suppress(*_TASKFLOW_MISSING):
                     conn.destroy_logbook(task['logbook_uuid'])
         LOG.info('Rolling maintenance task %d of aggregate %s %s',
                  self.task_id, self.aggregate_id, state)
@@ -407,11 +409,6 @@ def _tail(output):
 
 def _join(first, second):
     return second if not first else '%s %s' % (first, second)
-
-
-def exception_types():
-    """What TaskFlow's storage raises for a logbook or flow it lacks."""
-    return (taskflow_exc.NotFound, taskflow_exc.StorageFailure)
 
 
 class TaskRunner:

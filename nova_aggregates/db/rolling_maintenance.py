@@ -107,18 +107,12 @@ def lock_rolling_task(context, task_id):
 
 
 @engine.writer
-def rolling_task_update(context, task_id, expect_owner=constants.ANY_OWNER,
-                        states=None, **values):
-    """Set columns of a task, if it is still owned by ``expect_owner``
-    (None: by nobody; ANY_OWNER: whoever) and in one of ``states`` (if
-    given).  Whether it was."""
+def rolling_task_update(context, task_id, expect_owner=None, **values):
+    """Set columns of a task; with ``expect_owner``, only while that runner
+    still owns it.  Whether it was set."""
     stmt = tasks_t.update().where(tasks_t.c.id == task_id)
-    if expect_owner is None:
-        stmt = stmt.where(tasks_t.c.owner.is_(None))
-    elif expect_owner is not constants.ANY_OWNER:
+    if expect_owner is not None:
         stmt = stmt.where(tasks_t.c.owner == expect_owner)
-    if states is not None:
-        stmt = stmt.where(tasks_t.c.state.in_(list(states)))
     values.setdefault('updated_at', engine.now())
     return context.connection.execute(stmt.values(**values)).rowcount == 1
 
