@@ -6,25 +6,9 @@ that changes them needs a migration of ours)."""
 
 from alembic import op
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from taskflow.persistence.backends.sqlalchemy import tables as taskflow_schema
 
-
-def _timestamp():
-    return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb')
-
-
-def _name(dialect):
-    # Host names compare exactly, as compute_hosts.name does.
-    if dialect.name in ('mysql', 'mariadb'):
-        if getattr(dialect, 'is_mariadb', False):
-            collation = 'utf8mb4_nopad_bin'
-        elif (dialect.server_version_info or (8, 0)) >= (8, 0):
-            collation = 'utf8mb4_0900_bin'
-        else:
-            collation = 'utf8mb4_bin'
-        return mysql.VARCHAR(255, charset='utf8mb4', collation=collation)
-    return sa.String(255)
+from nova_aggregates.db.migrations import columns
 
 
 def upgrade():
@@ -36,12 +20,12 @@ def upgrade():
         sa.Column('state', sa.String(16), nullable=False),
         sa.Column('host_action', sa.String(16), nullable=False),
         sa.Column('owner', sa.String(255), nullable=True),
-        sa.Column('heartbeat_at', _timestamp(), nullable=True),
+        sa.Column('heartbeat_at', columns.timestamp(), nullable=True),
         sa.Column('logbook_uuid', sa.String(64), nullable=True),
         sa.Column('flow_uuid', sa.String(64), nullable=True),
-        sa.Column('created_at', _timestamp(), nullable=False),
-        sa.Column('updated_at', _timestamp(), nullable=True),
-        mysql_engine='InnoDB', mysql_charset='utf8mb4')
+        sa.Column('created_at', columns.timestamp(), nullable=False),
+        sa.Column('updated_at', columns.timestamp(), nullable=True),
+        **columns.TABLE_ARGS)
     op.create_index('rolling_maintenance_tasks_aggregate_idx',
                     'rolling_maintenance_tasks', ['aggregate_id'])
     op.create_index('rolling_maintenance_tasks_state_idx',
@@ -53,15 +37,15 @@ def upgrade():
             primary_key=True),
         sa.Column('position', sa.Integer, primary_key=True,
                   autoincrement=False),
-        sa.Column('host', _name(bind.dialect), nullable=False),
+        sa.Column('host', columns.exact_name(bind.dialect), nullable=False),
         sa.Column('state', sa.String(16), nullable=False),
         sa.Column('step', sa.String(16), nullable=True),
-        sa.Column('started_at', _timestamp(), nullable=True),
-        sa.Column('finished_at', _timestamp(), nullable=True),
+        sa.Column('started_at', columns.timestamp(), nullable=True),
+        sa.Column('finished_at', columns.timestamp(), nullable=True),
         sa.Column('guests_moved', sa.Integer, nullable=False,
                   server_default='0'),
         sa.Column('message', sa.Text, nullable=True),
-        mysql_engine='InnoDB', mysql_charset='utf8mb4')
+        **columns.TABLE_ARGS)
     metadata = sa.MetaData()
     taskflow_schema.fetch(metadata)
     metadata.create_all(bind=bind)
