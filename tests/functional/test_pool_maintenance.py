@@ -84,18 +84,20 @@ STAYS_DISABLED = 'The host stays disabled'
 
 
 class MaintenanceFleetFixture(fixtures.Fixture):
-    """A simulator fleet on 127.0.0.x with tiny delays."""
+    """A simulator fleet on 127.0.0.x with tiny delays (``fleet_kwargs``
+    go to Fleet as well, e.g. ``reboot_delay``)."""
 
-    def __init__(self, hosts=4):
+    def __init__(self, hosts=4, **fleet_kwargs):
         super().__init__()
         self.hosts = hosts
+        self.fleet_kwargs = fleet_kwargs
 
     def _setUp(self):
         self.fleet = Fleet(hosts=self.hosts, username='root',
                            password=pool_fixtures.PASSWORD,
                            bind_address='127.0.0.1', port=0,
                            join_delay=0.02, eject_delay=0.02,
-                           distinct_addresses=True)
+                           distinct_addresses=True, **self.fleet_kwargs)
         self.fleet.start()
         self.addCleanup(self.fleet.stop)
 

@@ -162,25 +162,29 @@ class TestReadmeWalkthroughs(testtools.TestCase):
         expected = expected_output(walkthrough(MAINTENANCE))
         self.assertGreater(len(expected), 20)
         self.assertPrinted(expected, output)
-        # The database agrees with the pool: master, members, every host
-        # back in service.
+        agg = self.assertRackBAgrees(['xenhost1', 'xenhost2', 'xenhost3'])
+        self.assertEqual(('xenhost3', 'active'),
+                         (agg['metadata']['master_compute'],
+                          agg['metadata']['operational_state']))
+        where = self.where()
+        self.assertEqual(
+            ['xenhost1'] * 3 + ['xenhost2'] * 2,
+            [where[name] for name in ('db', 'cache', 'www', 'app', 'api')])
+
+    def assertRackBAgrees(self, members):
+        """The database agrees with the pool rack-b of ``members``: master,
+        members, every host back in service.  Returns the aggregate."""
         agg, = [a for a in self.api('os-aggregates')['aggregates']
                 if a['name'] == 'rack-b']
-        self.assertEqual(
-            (['xenhost1', 'xenhost2', 'xenhost3'], 'xenhost3', 'active'),
-            (sorted(agg['hosts']), agg['metadata']['master_compute'],
-             agg['metadata']['operational_state']))
+        self.assertEqual(members, sorted(agg['hosts']))
         pool, = [p for p in self.sim('pools') if p['name_label'] == 'rack-b']
-        self.assertEqual(('xenhost3', ['xenhost1', 'xenhost2', 'xenhost3']),
+        self.assertEqual((agg['metadata']['master_compute'], members),
                          (pool['master'], pool['members']))
         for host in self.api('os-hosts')['hosts']:
             self.assertEqual(('enabled', 'off_maintenance'),
                              (host['status'], host['maintenance_mode']),
                              host)
-        where = self.where()
-        self.assertEqual(
-            ['xenhost1'] * 3 + ['xenhost2'] * 2,
-            [where[name] for name in ('db', 'cache', 'www', 'app', 'api')])
+        return agg
 
     def check_rolling(self):
         output = self.run_block(ROLLING)
@@ -190,18 +194,7 @@ class TestReadmeWalkthroughs(testtools.TestCase):
         task, = [t for t in self.api('os-rolling-maintenance')[
             'rolling_maintenances'] if t['host_action'] == 'reboot']
         self.assertEqual('succeeded', task['state'])
-        agg, = [a for a in self.api('os-aggregates')['aggregates']
-                if a['name'] == 'rack-b']
-        self.assertEqual(['xenhost%d' % n for n in range(1, 5)],
-                         sorted(agg['hosts']))
-        pool, = [p for p in self.sim('pools') if p['name_label'] == 'rack-b']
-        self.assertEqual((agg['metadata']['master_compute'],
-                          sorted(agg['hosts'])),
-                         (pool['master'], pool['members']))
-        for host in self.api('os-hosts')['hosts']:
-            self.assertEqual(('enabled', 'off_maintenance'),
-                             (host['status'], host['maintenance_mode']),
-                             host)
+        self.assertRackBAgrees(['xenhost%d' % n for n in range(1, 5)])
         where = self.where()
         self.assertEqual(
             ['xenhost1'] * 3 + ['xenhost2'] * 2 + ['xenhost4'],

@@ -32,6 +32,7 @@ import testtools
 
 from nova_aggregates import conf as na_conf
 from nova_aggregates.db import api as db_api
+from nova_aggregates.db import migration
 from tests import fixtures as na_fixtures
 from tests.support import shared
 
@@ -96,6 +97,15 @@ class BackendDatabase(fixtures.Fixture):
                         conditional=True)
         self.url = admin.provisioned_database_url(self.name).render_as_string(
             hide_password=False)
+
+    def migrate(self):
+        """Bring the database to the head revision, on an engine of its
+        own that is gone afterwards (servers will use the database)."""
+        engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+        try:
+            migration.db_sync(engine)
+        finally:
+            engine.dispose()
 
     def engine(self):
         """A private engine (not the service's) to inspect the database."""

@@ -19,7 +19,6 @@ import testtools.content
 
 from nova_aggregates import context
 from nova_aggregates.db import api as db_api
-from nova_aggregates.db import migration
 from nova_aggregates import service
 from nova_aggregates.xenserver_sim import Fleet
 from tests.functional import backends
@@ -42,12 +41,7 @@ class PoolRaceTests(servers.BurstMixin, backends.ServiceDatabaseMixin):
 
     @classmethod
     def set_up_class(cls):
-        engine = sa.create_engine(cls.database.url,
-                                  poolclass=sa.pool.NullPool)
-        try:
-            migration.db_sync(engine)
-        finally:
-            engine.dispose()
+        cls.database.migrate()
         sections = {'DEFAULT': {'compute_driver': 'xenapi'},
                     'xenapi': XENAPI}
         cls.nodes = [cls.use_class_fixture(servers.APIServer(

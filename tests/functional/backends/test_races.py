@@ -33,12 +33,7 @@ class RaceTests(servers.BurstMixin, backends.ServiceDatabaseMixin):
 
     @classmethod
     def set_up_class(cls):
-        engine = sa.create_engine(cls.database.url,
-                                  poolclass=sa.pool.NullPool)
-        try:
-            migration.db_sync(engine)
-        finally:
-            engine.dispose()
+        cls.database.migrate()
         cls.nodes = [cls.use_class_fixture(servers.APIServer(
             cls.database.url, workers=WORKERS, name='node%d' % n))
             for n in range(NODES)]

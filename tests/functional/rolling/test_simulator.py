@@ -21,7 +21,6 @@ import time
 import fixtures
 import testtools
 
-from nova_aggregates.xenserver_sim import Fleet
 from tests import base
 from tests import fixtures as na_fixtures
 from tests.functional import pool_fixtures
@@ -42,13 +41,9 @@ class SimulatorTestCase(test_pool_maintenance.NothingLostMixin,
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.FakeLogger())
-        self.fleet = Fleet(hosts=4, username='root',
-                           password=pool_fixtures.PASSWORD,
-                           bind_address='127.0.0.1', port=0,
-                           join_delay=0.02, eject_delay=0.02,
-                           reboot_delay=0.1, distinct_addresses=True)
-        self.fleet.start()
-        self.addCleanup(self.fleet.stop)
+        self.fleet = self.useFixture(
+            test_pool_maintenance.MaintenanceFleetFixture(
+                hosts=4, reboot_delay=0.1)).fleet
         pool_fixtures._ensure_conf_parsed()
         conf = self.useFixture(na_fixtures.ConfFixture())
         for name, value in dict(pool_fixtures.XENAPI_OPTIONS,

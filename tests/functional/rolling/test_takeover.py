@@ -16,13 +16,10 @@ the others on SQLite.
 import threading
 import time
 
-import sqlalchemy as sa
 import testtools
 
 from nova_aggregates import context
 from nova_aggregates.db import api as db_api
-from nova_aggregates.db import migration
-from nova_aggregates.xenserver_sim import Fleet
 from tests.functional import backends
 from tests.functional.backends import servers
 from tests.functional import pool_fixtures
@@ -40,12 +37,7 @@ class TakeoverTests(test_pool_maintenance.NothingLostMixin,
 
     @classmethod
     def set_up_class(cls):
-        engine = sa.create_engine(cls.database.url,
-                                  poolclass=sa.pool.NullPool)
-        try:
-            migration.db_sync(engine)
-        finally:
-            engine.dispose()
+        cls.database.migrate()
         sections = {
             'DEFAULT': {'compute_driver': 'xenapi'},
             'xenapi': XENAPI,
@@ -68,13 +60,8 @@ class TakeoverTests(test_pool_maintenance.NothingLostMixin,
                 node.start()
         self.use_service()
         self.ctx = context.get_admin_context()
-        self.fleet = Fleet(hosts=4, username='root',
-                           password=pool_fixtures.PASSWORD,
-                           bind_address='127.0.0.1', port=0,
-                           join_delay=0.02, eject_delay=0.02,
-                           distinct_addresses=True)
-        self.fleet.start()
-        self.addCleanup(self.fleet.stop)
+        self.fleet = self.useFixture(
+            test_pool_maintenance.MaintenanceFleetFixture(hosts=4)).fleet
         # Host names are unique per test: the database lives per class.
         prefix = 't%d-' % (id(self) % 100000)
         self.name = {sim.name: prefix + sim.name for sim in self.fleet.hosts}
