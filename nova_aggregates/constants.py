@@ -37,6 +37,11 @@ LAST_ERROR = 'last_error'
 #: (``xenapi_host_uuid:<host>``, written by the xenapi driver).
 XENAPI_HOST_UUID_PREFIX = 'xenapi_host_uuid:'
 
+#: Prefix of the metadata key that shows a Placement mirror step still
+#: waiting for host ``<host>`` (``placement_mirror:<host>``, api-contract
+#: §16): written when the step fails, removed once Placement matches.
+PLACEMENT_MIRROR_PREFIX = 'placement_mirror:'
+
 #: Bookkeeping keys users may not write with set_metadata.
 RESERVED_KEYS = frozenset((STATE_KEY, MASTER, LAST_ERROR))
 #: Reserved whatever the configured driver (a database may outlive one).

@@ -293,3 +293,25 @@ class HostsOutOfService(Conflict):
                'hosts that are enabled and out of maintenance; %(hosts)s: '
                'leave them out of "hosts", or bring them back into service '
                'first.')
+
+
+# -- Placement -----------------------------------------------------------------
+
+class BadGateway(AggregatesException):
+    """A service we depend on answered, but with an error."""
+    msg_fmt = 'A service this request depends on failed.'
+
+
+class PlacementUnavailable(ServiceUnavailable):
+    msg_fmt = 'Placement cannot be reached (%(reason)s)'
+
+
+class PlacementFailed(BadGateway):
+    msg_fmt = 'Placement answered %(status)s to %(method)s %(path)s: %(detail)s'
+
+
+class PlacementConflict(AggregatesException):
+    """The resource provider kept changing under us (generation
+    conflicts); the mirror step is kept and retried."""
+    msg_fmt = ('resource provider %(provider)s changed under every one of '
+               '%(attempts)d attempts (generation conflicts)')

@@ -10,6 +10,7 @@ from nova_aggregates.aggregates import compute_hosts
 from nova_aggregates.aggregates import host_maintenance
 from nova_aggregates.aggregates import host_matching
 from nova_aggregates.aggregates import manager as aggregate_manager
+from nova_aggregates.aggregates import placement_mirror
 from nova_aggregates.aggregates import recovery
 from nova_aggregates.aggregates import rolling_maintenance
 from nova_aggregates.aggregates import task_runner
@@ -24,18 +25,21 @@ from nova_aggregates import notifications
 class Services:
     def __init__(self, conf):
         self.conf = conf
+        self.notifier = notifications.Notifier(conf)
         self.aggregates = aggregate_manager.AggregateManager(
-            conf, inventory=compute_hosts.inventory(conf))
+            conf, inventory=compute_hosts.inventory(conf),
+            notifier=self.notifier)
         self.compute_hosts = compute_hosts.ComputeHosts(conf)
         self.host_maintenance = host_maintenance.HostMaintenance(
-            conf, self.aggregates.driver, self.aggregates.pools)
+            conf, self.aggregates.driver, self.aggregates.pools,
+            notifier=self.notifier)
         self.host_matching = host_matching.HostMatching(
             conf, self.aggregates.driver)
         self.recovery = recovery.Recovery(self.aggregates)
-        self.notifier = notifications.Notifier()
         self.rolling_maintenance = rolling_maintenance.RollingMaintenance(
             conf, self.notifier)
         self._runner = None
+        self._retrier = None
 
     def task_runner(self):
         """This process's rolling maintenance task runner (not started)."""
@@ -44,9 +48,21 @@ class Services:
                                                   self.notifier)
         return self._runner
 
+    def placement_retrier(self):
+        """This process's retrier of Placement mirror steps (not started),
+        or None when mirroring is off."""
+        if self._retrier is None and self.aggregates.placement.enabled:
+            self._retrier = placement_mirror.Retrier(
+                self.conf, self.aggregates.placement,
+                context.get_admin_context)
+        return self._retrier
+
     def cleanup(self):
         if self._runner is not None:
             self._runner.stop(timeout=5)
+        if self._retrier is not None:
+            self._retrier.stop(timeout=5)
+        self.notifier.stop()
         self.aggregates.driver.cleanup()
 
     def ping_database(self):

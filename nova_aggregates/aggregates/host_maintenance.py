@@ -37,6 +37,7 @@ from nova_aggregates.aggregates import pool_operation
 from nova_aggregates import constants
 from nova_aggregates.db import api as db
 from nova_aggregates import exception
+from nova_aggregates import notifications
 from nova_aggregates.virt import driver as virt_driver
 
 LOG = logging.getLogger(__name__)
@@ -101,10 +102,13 @@ class _Claim:
 
 class HostMaintenance:
 
-    def __init__(self, conf, driver, pools):
+    def __init__(self, conf, driver, pools, notifier=None):
         self.conf = conf
         self.driver = driver
         self.pools = pools
+        #: host.maintenance.{start,end,error} (None: only logged).
+        self.notifier = notifier if notifier is not None else \
+            notifications.Notifier()
 
     # -- reading --------------------------------------------------------------
 
@@ -206,10 +210,37 @@ class HostMaintenance:
 
     # -- maintenance ------------------------------------------------------------
 
+    def _notified(self, context, action, claim, change):
+        """Run ``change()`` (entering or leaving maintenance) between
+        host.maintenance.start and .end, or .error when it raises."""
+        agg = claim.operation.aggregate if claim.operation else None
+        fields = {'host': claim.row['name'], 'action': action,
+                  'aggregate_id': agg['id'] if agg else None,
+                  'aggregate_uuid': agg['uuid'] if agg else None}
+        self.notifier.host_maintenance(context, 'start', **fields)
+        try:
+            result = change()
+        except Exception as exc:
+            self.notifier.host_maintenance(
+                context, 'error', guests_moved=getattr(exc, 'moved', []),
+                error=str(exc), **fields)
+            raise
+        self.notifier.host_maintenance(
+            context, 'end', guests_moved=result.get('evacuated',
+                                                    result.get('restored')),
+            guests_skipped=result.get('skipped', []), **fields)
+        return result
+
     def enter(self, context, host, dry_run=False):
         """Evacuate ``host`` and put it in maintenance (``dry_run``: only
-        the checks and the plan)."""
+        the checks and the plan, and no notification: nothing changes)."""
         claim = self._begin(context, host, MAINTENANCE)
+        if dry_run:
+            return self._enter(context, host, claim, dry_run)
+        return self._notified(context, 'enter', claim, lambda: self._enter(
+            context, host, claim, dry_run))
+
+    def _enter(self, context, host, claim, dry_run):
         row, pool = claim.row, claim.pool
         if row['maintenance'] == constants.ON_MAINTENANCE:
             claim.finish({})
@@ -466,6 +497,10 @@ class HostMaintenance:
         """Enable ``host``, out of maintenance, and migrate back the guests
         its last evacuation moved away (unless ``restore`` is False)."""
         claim = self._begin(context, host, MAINTENANCE)
+        return self._notified(context, 'leave', claim, lambda: self._leave(
+            context, host, restore, claim))
+
+    def _leave(self, context, host, restore, claim):
         pool = claim.pool
         restored, skipped = [], []
         values = {'status': constants.HOST_ENABLED,
@@ -489,11 +524,13 @@ class HostMaintenance:
             claim.fail(exc)
             summary = ', '.join('%(name)s (%(vm)s)' % r
                                 for r in restored) or 'none'
-            raise type(exc)(
+            stopped = type(exc)(
                 'Compute host %s is enabled and out of maintenance, but the '
                 'migration of its guests back stopped: %s Guests moved '
                 'back: %s.' % (host, self._failed_guest(exc), summary),
-                **exc.kwargs) from exc
+                **exc.kwargs)
+            stopped.moved = restored  # for the host.maintenance.error
+            raise stopped from exc
         db.guest_origins_forget(context, [o['vm_uuid'] for o in origins])
         claim.finish(values)
         result = dict(self._status(dict(claim.row, **values)),

@@ -14,15 +14,25 @@ Every check runs in the same write transaction as the write it guards, after
 ``db.lock_aggregate``/``db.lock_hosts`` took the rows it depends on, so two
 concurrent requests cannot both pass a check only one may pass.
 
+Every change is announced (``notifications``): ``aggregate.<action>.start``
+once the checks passed, ``.end`` once it is done (none after a failure, as
+Nova does).  Membership changes are mirrored into Placement
+(``placement_mirror``): asked before anything changes, a step recorded with
+the change, run after the commit.
+
 Compute host registration is ``compute_hosts.ComputeHosts``; crash recovery
 of pool operations is ``recovery.Recovery``.
 """
 
+import uuid as uuid_lib
+
 from nova_aggregates import constants
 from nova_aggregates.aggregates import compute_hosts
+from nova_aggregates.aggregates import placement_mirror
 from nova_aggregates.aggregates import pool_operation
 from nova_aggregates.db import api as db
 from nova_aggregates import exception
+from nova_aggregates import notifications
 from nova_aggregates.virt import driver as virt_driver
 
 _UNSET = object()
@@ -30,14 +40,20 @@ _UNSET = object()
 
 class AggregateManager:
 
-    def __init__(self, conf, driver=None, inventory=None):
+    def __init__(self, conf, driver=None, inventory=None, notifier=None,
+                 mirror=None):
         self.conf = conf
+        self.notifier = notifier if notifier is not None else \
+            notifications.Notifier()
+        #: Placement mirroring (``placement_mirror.mirror``).
+        self.placement = mirror if mirror is not None else \
+            placement_mirror.mirror(conf)
         #: Where joining hosts must be known (``compute_hosts.inventory``).
         self.inventory = inventory if inventory is not None else \
             compute_hosts.LocalInventory()
         self.driver = driver if driver is not None else \
             virt_driver.load_driver(conf)
-        self.pools = pool_operation.Pools(self.driver)
+        self.pools = pool_operation.Pools(self.driver, self.placement)
 
     # -- presentation -------------------------------------------------------
 
@@ -83,7 +99,15 @@ class AggregateManager:
             metadata[constants.AVAILABILITY_ZONE] = availability_zone
         if self.conf.pool_aggregates_by_default:
             metadata[constants.POOL_FLAG] = constants.POOL_FLAG_VALUE
-        return self._present(db.aggregate_create(context, name, metadata))
+        # The uuid is chosen first, as Nova does: create.start names it.
+        uuid = str(uuid_lib.uuid4())
+        self.notifier.aggregate(context, 'create', 'start', {
+            'id': None, 'uuid': uuid, 'name': name, 'hosts': None,
+            'metadata': metadata})
+        agg = self._present(db.aggregate_create(context, name, metadata,
+                                                uuid=uuid))
+        self.notifier.aggregate(context, 'create', 'end', agg)
+        return agg
 
     def update_aggregate(self, context, aggregate_id, name=_UNSET,
                          availability_zone=_UNSET):
@@ -91,14 +115,32 @@ class AggregateManager:
             context, aggregate_id, name, availability_zone)
         if rename is None:
             # Read inside the transaction that wrote it: nothing to re-read.
-            return self._present(agg)
-        rename.run(self.driver.rename_pool, rename.read_pool(), agg['name'])
-        rename.finish()
-        return self.get_aggregate(context, aggregate_id)
+            agg = self._present(agg)
+        else:
+            rename.run(self.driver.rename_pool, rename.read_pool(),
+                       agg['name'])
+            rename.finish()
+            agg = self.get_aggregate(context, aggregate_id)
+        self.notifier.aggregate(context, 'update_prop', 'end', agg)
+        return agg
+
+    def _proposed(self, agg, name, availability_zone):
+        """``agg`` with an update applied, as update_prop.start shows it
+        (Nova's object carries the change before it is saved)."""
+        proposed = self._present(agg)
+        if name is not _UNSET:
+            proposed['name'] = name
+        if availability_zone is not _UNSET:
+            proposed['availability_zone'] = availability_zone
+            proposed['metadata'][constants.AVAILABILITY_ZONE] = \
+                availability_zone
+        return proposed
 
     @db.transaction
     def _update_in_db(self, context, aggregate_id, name, availability_zone):
         agg = db.lock_aggregate(context, aggregate_id)
+        self.notifier.aggregate(context, 'update_prop', 'start',
+                                self._proposed(agg, name, availability_zone))
         rename = None
         if availability_zone is not _UNSET:
             if not availability_zone:
@@ -132,24 +174,45 @@ class AggregateManager:
             agg['name'] = name
         return agg, rename
 
-    @db.transaction
     def delete_aggregate(self, context, aggregate_id):
+        holders = {}
+        if self.placement.enabled:
+            # Placement may still carry the uuid (hosts removed behind its
+            # back): the delete clears it, or changes nothing.
+            holders = self.placement.holders(
+                db.aggregate_get(context, aggregate_id)['uuid'])
+        agg = self._delete_in_db(context, aggregate_id, sorted(holders))
+        self.notifier.aggregate(context, 'delete', 'end', agg)
+        self.placement.run(context, agg['uuid'], sorted(holders), holders)
+
+    @db.transaction
+    def _delete_in_db(self, context, aggregate_id, holders):
         agg = db.lock_aggregate(context, aggregate_id)
         if agg['operational_state'] == constants.CHANGING:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
         if agg['hosts']:
             raise exception.AggregateNotEmpty(aggregate_id=aggregate_id,
                                               hosts=', '.join(agg['hosts']))
+        agg = self._present(agg)
+        self.notifier.aggregate(context, 'delete', 'start', agg)
         db.aggregate_delete(context, aggregate_id)
+        self.placement.queue(context, agg, holders)
+        return agg
 
     # -- metadata -----------------------------------------------------------
 
     def _is_reserved(self, key):
         return key in constants.RESERVED_KEYS or key.startswith(
-            self.pools.prefixes)
+            self.pools.prefixes) or key.startswith(
+            constants.PLACEMENT_MIRROR_PREFIX)
+
+    def set_metadata(self, context, aggregate_id, metadata):
+        agg = self._set_metadata_in_db(context, aggregate_id, metadata)
+        self.notifier.aggregate(context, 'update_metadata', 'end', agg)
+        return agg
 
     @db.transaction
-    def set_metadata(self, context, aggregate_id, metadata):
+    def _set_metadata_in_db(self, context, aggregate_id, metadata):
         agg = db.lock_aggregate(context, aggregate_id)
         for key in sorted(metadata):
             if self._is_reserved(key):
@@ -180,6 +243,8 @@ class AggregateManager:
         if count > limit:
             raise exception.TooManyMetadataItems(
                 aggregate_id=aggregate_id, count=count, limit=limit)
+        self.notifier.aggregate(context, 'update_metadata', 'start',
+                                self._present(agg))
         db.aggregate_metadata_update(context, aggregate_id, to_set, to_remove)
         # The locked row plus the merge is what the database now holds.
         agg['metadata'] = merged
@@ -224,15 +289,11 @@ class AggregateManager:
         in-maintenance host join (crash recovery forming a recorded pool
         again, whose members keep their status)."""
         self.inventory.check_known(context, host)
+        providers = self.placement.providers([host])
         agg, operation = self._add_host_begin(context, aggregate_id, host,
                                               in_service_only)
-        if operation is None:
-            return self._present(agg)
-        change = operation.run(self.driver.add_to_pool, operation.pool,
-                               operation.host)
-        operation.finish(pool_operation.Change(joined=host,
-                                               bookkeeping=change))
-        return self.get_aggregate(context, aggregate_id)
+        return self._membership_changed(context, 'add_host', agg, operation,
+                                        host, providers)
 
     @db.transaction
     def _add_host_begin(self, context, aggregate_id, host, in_service_only):
@@ -249,8 +310,11 @@ class AggregateManager:
         if agg['operational_state'] == constants.CHANGING:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
         self._check_host_may_join(context, agg, host)
+        self.notifier.aggregate(context, 'add_host', 'start',
+                                self._present(agg))
         if not pool_operation.is_pool(agg):
             db.aggregate_host_add(context, aggregate_id, host)
+            self.placement.queue(context, agg, [host])
             agg['hosts'].append(host)
             if agg['operational_state'] == constants.CREATED:
                 db.aggregate_update(context, aggregate_id,
@@ -262,13 +326,10 @@ class AggregateManager:
                                 host_row)
 
     def remove_host(self, context, aggregate_id, host):
+        providers = self.placement.providers([host])
         agg, operation = self._remove_host_begin(context, aggregate_id, host)
-        if operation is None:
-            return self._present(agg)
-        change = operation.run(self.driver.remove_from_pool, operation.pool,
-                               operation.host)
-        operation.finish(pool_operation.Change(left=host, bookkeeping=change))
-        return self.get_aggregate(context, aggregate_id)
+        return self._membership_changed(context, 'remove_host', agg,
+                                        operation, host, providers)
 
     @db.transaction
     def _remove_host_begin(self, context, aggregate_id, host):
@@ -280,7 +341,10 @@ class AggregateManager:
         if agg['operational_state'] == constants.CHANGING:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
         if not pool_operation.is_pool(agg):
+            self.notifier.aggregate(context, 'remove_host', 'start',
+                                    self._present(agg))
             db.aggregate_host_remove(context, aggregate_id, host)
+            self.placement.queue(context, agg, [host])
             agg['hosts'].remove(host)
             return agg, None
         others = [h for h in agg['hosts'] if h != host]
@@ -288,8 +352,39 @@ class AggregateManager:
             raise exception.PoolMasterNotAlone(
                 host=host, aggregate_id=aggregate_id,
                 members=', '.join(others))
+        self.notifier.aggregate(context, 'remove_host', 'start',
+                                self._present(agg))
         return agg, self._begin(context, agg, pool_operation.REMOVE_HOST,
                                 host_row)
+
+    def _membership_changed(self, context, action, agg, operation, host,
+                            providers):
+        """The rest of an add_host or remove_host of ``host`` begun in the
+        database: the pool ``operation`` on the hypervisor (None for a
+        logical aggregate, already changed), the Placement mirror step
+        (whatever the hypervisor did), the end notification.  Returns the
+        aggregate: ``agg`` as the change's transaction left it, or read
+        again when more was recorded since (the pool's bookkeeping, a
+        mirror step that failed)."""
+        joining = action == 'add_host'
+        try:
+            if operation is not None:
+                change = operation.run(
+                    self.driver.add_to_pool if joining
+                    else self.driver.remove_from_pool,
+                    operation.pool, operation.host)
+                operation.finish(pool_operation.Change(
+                    joined=host if joining else None,
+                    left=None if joining else host, bookkeeping=change))
+        finally:
+            mirrored = self.placement.run(context, agg['uuid'], [host],
+                                          providers)
+        if operation is not None or not mirrored:
+            agg = self.get_aggregate(context, agg['id'])
+        else:
+            agg = self._present(agg)
+        self.notifier.aggregate(context, action, 'end', agg)
+        return agg
 
     def _begin(self, context, agg, kind, host_row):
         """A pool operation of ``kind`` on the host of ``host_row``, begun

@@ -25,6 +25,7 @@ import logging
 
 from nova_aggregates import constants
 from nova_aggregates.aggregates import lease
+from nova_aggregates.aggregates import placement_mirror
 from nova_aggregates.db import api as db
 from nova_aggregates import exception
 from nova_aggregates.virt import driver as virt_driver
@@ -84,10 +85,13 @@ def release(context, aggregate_id, **values):
 class Pools:
     """The pools of pool aggregates as the database records them, for one
     driver: read for the driver, and made to match what the driver reads
-    on the hypervisor."""
+    on the hypervisor.  Every membership it records gets its Placement
+    mirror step (``placement_mirror``) in the same transaction."""
 
-    def __init__(self, driver):
+    def __init__(self, driver, mirror=None):
         self.driver = driver
+        self.mirror = mirror if mirror is not None else \
+            placement_mirror.NoMirror()
         #: Prefixes of the bookkeeping keys drivers write.
         self.prefixes = tuple(constants.RESERVED_PREFIXES) + tuple(
             driver.reserved_metadata_prefixes)
@@ -117,10 +121,13 @@ class Pools:
         current = set(db.aggregate_get(context, agg['id'])['hosts'])
         registered = set(db.lock_hosts(context, set(real.members) | current)) \
             if (real.members or current) else set()
-        for host in sorted(current - set(real.members)):
+        left = sorted(current - set(real.members))
+        joined = sorted((set(real.members) & registered) - current)
+        for host in left:
             db.aggregate_host_remove(context, agg['id'], host)
-        for host in sorted((set(real.members) & registered) - current):
+        for host in joined:
             db.aggregate_host_add(context, agg['id'], host)
+        self.mirror.queue(context, agg, left + joined)
         stale = [k for k in agg['metadata']
                  if k.startswith(self.prefixes) and k not in real.metadata]
         to_set = dict(real.metadata)
@@ -201,6 +208,8 @@ class PoolOperation:
             if change.left is not None:
                 db.aggregate_host_remove(context, aggregate_id, change.left)
                 hosts.discard(change.left)
+            self.pools.mirror.queue(context, self.aggregate, [
+                h for h in (change.joined, change.left) if h is not None])
             db.aggregate_metadata_update(
                 context, aggregate_id, change.bookkeeping.set_metadata,
                 change.bookkeeping.remove_metadata)

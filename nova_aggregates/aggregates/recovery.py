@@ -152,6 +152,7 @@ class Recovery:
             hosts.insert(0, master)
         for host in hosts:
             db.aggregate_host_remove(context, aggregate_id, host)
+        self.pools.mirror.queue(context, agg, hosts)
         db.aggregate_metadata_update(
             context, aggregate_id, remove_keys=[
                 k for k in agg['metadata'] if self.pools.is_bookkeeping(k)])

@@ -46,6 +46,7 @@ from taskflow.persistence import models as taskflow_models
 from taskflow import states as taskflow_states
 from taskflow import task as taskflow_task
 
+from nova_aggregates.aggregates import rolling_maintenance
 from nova_aggregates import constants
 from nova_aggregates import context as na_context
 from nova_aggregates import coordination
@@ -149,8 +150,7 @@ class _Run:
         task = db.rolling_task_get(self.context, self.task_id)
         book, flow_detail, fresh = self._flow_detail(task)
         if fresh:
-            self._notify('rolling_maintenance.start', hosts=[
-                h['host'] for h in task['hosts']])
+            self._notify('start', task)
         flow = linear_flow.Flow('rolling-maintenance-%d' % self.task_id)
         for position, host, step in flow_detail.meta['plan']:
             flow.add(_Atom(self, position, host, step))
@@ -234,13 +234,14 @@ class _Run:
                         finished_at=db.now(),
                         message='Unexpected error: %s' % exc)
                     break
-            self._end(constants.TASK_FAILED)
+            self._end(constants.TASK_FAILED,
+                      error='Unexpected error: %s' % exc)
         except Exception as record_exc:  # noqa: B902 - the lease decides
             LOG.error('Rolling maintenance task %d: cannot record the '
                       'failure (%s); it is taken over once its lease '
                       'expires', self.task_id, record_exc)
 
-    def _end(self, state):
+    def _end(self, state, error=None):
         task = db.rolling_task_get(self.context, self.task_id)
         if not self._record(state=state, owner=None, heartbeat_at=None,
                             logbook_uuid=None, flow_uuid=None):
@@ -252,7 +253,16 @@ class _Run:
                     conn.destroy_logbook(task['logbook_uuid'])
         LOG.info('Rolling maintenance task %d of aggregate %s %s',
                  self.task_id, self.aggregate_id, state)
-        self._notify('rolling_maintenance.end', state=state)
+        if state != constants.TASK_FAILED:
+            self._notify('end', task, state=state)
+            return
+        if error is None:
+            failed = [h for h in task['hosts']
+                      if h['state'] == constants.TASK_HOST_FAILED]
+            if failed:
+                error = 'Host %s failed: %s' % (failed[-1]['host'],
+                                                failed[-1]['message'])
+        self._notify('error', task, state=state, error=error)
 
     def _record(self, **values):
         """Write task columns while the task is still ours."""
@@ -316,8 +326,7 @@ class _Run:
         db.rolling_task_host_update(self.context, self.task_id, position,
                                     **values)
         if step == RESTORE:
-            self._notify('rolling_maintenance.host', host=dict(
-                row, **values, host=host))
+            self._notify_host(task, dict(row, **values))
 
     def _host_failed(self, task, row, exc):
         message = str(exc)
@@ -330,8 +339,7 @@ class _Run:
                                     row['position'], **values)
         LOG.error('Rolling maintenance task %d: host %s failed: %s',
                   self.task_id, row['host'], message)
-        self._notify('rolling_maintenance.host', host=dict(
-            row, **values))
+        self._notify_host(task, dict(row, **values))
 
     def _evacuate(self, host):
         result = self.services.host_maintenance.enter(self.context, host)
@@ -396,10 +404,26 @@ class _Run:
             '%s (%s): %s' % (s['name'], s['vm'], s['reason'])
             for s in skipped)
 
-    def _notify(self, event_type, **payload):
-        self.runner.notifier.info(self.context, event_type, dict(
-            payload, task_id=self.task_id, aggregate_id=self.aggregate_id,
-            host_action=self.host_action))
+    def _notify(self, phase, task, hosts=None, **fields):
+        """rolling_maintenance.<phase> of this task: ``task`` as last read,
+        ``hosts`` its host rows when newer ones are at hand."""
+        fields.setdefault('state', task['state'])
+        self.runner.notifier.rolling_maintenance(
+            self.context, phase, task_id=self.task_id,
+            aggregate_id=self.aggregate_id, host_action=self.host_action,
+            hosts=[_host_entry(h) for h in hosts or task['hosts']], **fields)
+
+    def _notify_host(self, task, row):
+        """rolling_maintenance.host: the host of ``row`` (as just written)
+        finished or failed."""
+        hosts = [row if h['position'] == row['position'] else h
+                 for h in task['hosts']]
+        self._notify('host', task, hosts=hosts, host=_host_entry(row))
+
+
+def _host_entry(row):
+    """A host of a task as the API shows it."""
+    return {field: row[field] for field in rolling_maintenance.HOST_FIELDS}
 
 
 def _tail(output):

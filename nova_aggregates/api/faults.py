@@ -32,6 +32,7 @@ FAULT_NAMES = {
 STATUS_BY_CATEGORY = (
     (exception.HypervisorUnreachable, 502),
     (exception.HypervisorTimeout, 504),
+    (exception.BadGateway, 502),
     (exception.ServiceUnavailable, 503),
     (exception.Invalid, 400),
     (exception.Forbidden, 403),

@@ -94,6 +94,9 @@ def set_lib_defaults():
     from oslo_middleware.healthcheck import opts as healthcheck_opts
     from oslo_config import cfg
 
+    from nova_aggregates import notifications
+
+    notifications.set_lib_defaults()
     cfg.set_defaults(cors.OPTS, **LIB_DEFAULTS['cors'])
     defaults = LIB_DEFAULTS['healthcheck']
     for opts in (healthcheck_opts.HEALTHCHECK_OPTS,

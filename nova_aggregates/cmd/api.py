@@ -83,10 +83,15 @@ class _Server(gunicorn_base.BaseApplication):
 
 def _post_fork(server, worker):
     service.reset()
+    services = service.get_services(server.app.conf)
     if server.app.conf.maintenance.task_runner:
         # One rolling maintenance runner per worker process: tasks are
         # claimed through coordination locks, so any number is safe.
-        service.get_services(server.app.conf).task_runner().start()
+        services.task_runner().start()
+    retrier = services.placement_retrier()
+    if retrier is not None:
+        # Each attempt is claimed in the database: any number is safe.
+        retrier.start()
 
 
 def _post_worker_init(worker):

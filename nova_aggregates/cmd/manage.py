@@ -6,6 +6,7 @@ import sys
 from oslo_config import cfg
 from oslo_db import exception as db_exc
 
+from nova_aggregates.aggregates import placement_mirror
 from nova_aggregates.cmd import common
 from nova_aggregates import conf as na_conf
 from nova_aggregates import context
@@ -84,11 +85,30 @@ def _maintenance_runner(conf):
     print('Rolling maintenance runner %s; Ctrl-C stops it after the '
           'current step.' % runner.member, flush=True)
     runner.start()
+    # It also retries the Placement mirror steps, as API workers do.
+    retrier = _services(conf).placement_retrier()
+    if retrier is not None:
+        retrier.start()
     try:
         while True:
             runner.stopping.wait(3600)
     except KeyboardInterrupt:
         runner.stop()
+
+
+def _placement_sync(conf):
+    """Compare every aggregate's members with Placement, repair (unless
+    --dry-run) and report; exit status 1 while drift remains."""
+    mirror = _services(conf).aggregates.placement
+    if not mirror.enabled:
+        # Sync talks to Placement whatever the switch says: an operator
+        # turning mirroring on first brings Placement in line.
+        mirror = placement_mirror.PlacementMirror(conf)
+    report = mirror.sync(context.get_admin_context(),
+                         dry_run=conf.command.dry_run)
+    for line in report.lines():
+        print(line)
+    return 1 if report.remaining else 0
 
 
 def _add_parsers(subparsers):
@@ -137,6 +157,16 @@ def _add_parsers(subparsers):
     maint.add_parser('runner', help='run a task runner in the foreground'
                      ).set_defaults(func=_maintenance_runner)
 
+    placement = subparsers.add_parser(
+        'placement', help='Placement mirroring').add_subparsers(
+        dest='action')
+    sync = placement.add_parser(
+        'sync', help='compare aggregate members with Placement in both '
+        'directions and repair; exit status 1 while drift remains')
+    sync.add_argument('--dry-run', action='store_true',
+                      help='only report what differs')
+    sync.set_defaults(func=_placement_sync)
+
 
 _COMMAND_OPT = cfg.SubCommandOpt('command', title='Commands',
                                  handler=_add_parsers)
@@ -156,12 +186,14 @@ USAGE = """%(prog)s [--config-file F] [--verbose] COMMAND ...
   %(prog)s aggregate reconcile [--stale-after SECONDS]
   %(prog)s maintenance watch ID [--interval SECONDS]
   %(prog)s maintenance runner
+  %(prog)s placement sync [--dry-run]
 
 examples:
   %(prog)s --config-file /etc/nova-aggregates/nova-aggregates.conf db sync
   %(prog)s host add xen1 --zone az1 --hypervisor-url https://10.0.0.5/
   %(prog)s aggregate reconcile --stale-after 600
-  %(prog)s maintenance watch 3"""
+  %(prog)s maintenance watch 3
+  %(prog)s placement sync --dry-run"""
 
 
 def _quiet_libraries(conf):

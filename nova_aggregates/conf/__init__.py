@@ -20,13 +20,14 @@ from nova_aggregates.conf import coordination
 from nova_aggregates.conf import database
 from nova_aggregates.conf import filter_scheduler
 from nova_aggregates.conf import maintenance
+from nova_aggregates.conf import placement
 from nova_aggregates.conf import xenapi
 from nova_aggregates.conf import xenserver_sim
 
 CONF = cfg.ConfigOpts()
 
 _MODULES = (api, compute, coordination, database, filter_scheduler,
-            maintenance, xenapi, xenserver_sim)
+            maintenance, placement, xenapi, xenserver_sim)
 
 
 def register_opts(conf):

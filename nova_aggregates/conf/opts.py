@@ -6,6 +6,7 @@ from nova_aggregates.conf import coordination
 from nova_aggregates.conf import database
 from nova_aggregates.conf import filter_scheduler
 from nova_aggregates.conf import maintenance
+from nova_aggregates.conf import placement
 from nova_aggregates.conf import xenapi
 from nova_aggregates.conf import xenserver_sim
 
@@ -13,7 +14,7 @@ from nova_aggregates.conf import xenserver_sim
 def list_opts():
     groups = {}
     for module in (compute, api, coordination, database, filter_scheduler,
-                   maintenance, xenapi, xenserver_sim):
+                   maintenance, placement, xenapi, xenserver_sim):
         for group, opts in module.list_opts().items():
             groups.setdefault(group, []).extend(opts)
     return list(groups.items())

@@ -86,9 +86,9 @@ _DELETE_METADATA = aggregate_metadata.delete().where(
 
 
 @engine.writer
-def aggregate_create(context, name, metadata=None):
+def aggregate_create(context, name, metadata=None, uuid=None):
     conn = context.connection
-    agg = {'uuid': str(uuid_lib.uuid4()), 'name': name,
+    agg = {'uuid': uuid or str(uuid_lib.uuid4()), 'name': name,
            'operational_state': constants.CREATED, 'last_error': None,
            'pending_host': None, 'task_owner': None,
            'task_started_at': None, 'created_at': engine.now(),

@@ -13,6 +13,7 @@ the code behind it lives by concern:
   metadata writes, and the aggregates a host is in;
 * ``compute_hosts.py``: registered compute hosts and their row locks;
 * ``host_layout.py``: hosts and aggregates at once, for host matching;
+* ``placement_mirror.py``: memberships Placement may not show yet;
 * ``models.py``: the tables;
 * ``nova_api/``: the same functions and tables on Nova's API database.
 
@@ -43,6 +44,10 @@ from nova_aggregates.db.engine import (
     get_engine, now, ping, reader, transaction, writer)
 from nova_aggregates.db.models import (
     aggregate_hosts, aggregate_metadata, aggregates, compute_hosts)
+from nova_aggregates.db.placement_mirror import (
+    placement_step_claim, placement_step_done, placement_step_failed,
+    placement_step_get, placement_step_queue, placement_steps_all,
+    placement_steps_due)
 from nova_aggregates.db.rolling_maintenance import (
     lock_rolling_task, rolling_task_active_of, rolling_task_claim,
     rolling_task_create,
@@ -75,6 +80,10 @@ __all__ = [
     'rolling_task_create',
     'rolling_task_get', 'rolling_task_get_all', 'rolling_task_host_update',
     'rolling_task_update',
+    # Placement mirror steps waiting (one table in both stores)
+    'placement_step_claim', 'placement_step_done', 'placement_step_failed',
+    'placement_step_get', 'placement_step_queue', 'placement_steps_all',
+    'placement_steps_due',
 ]
 
 #: The names each store binds: everything above but the engine's and those
@@ -82,8 +91,8 @@ __all__ = [
 _PER_STORE = tuple(name for name in __all__ if name not in (
     'configure', 'dispose', 'get_engine', 'now', 'ping', 'reader',
     'transaction', 'writer', 'guest_origin_set', 'guest_origins_forget',
-    'guest_origins_of') and not name.startswith(('rolling_task_',
-                                                'lock_rolling_task')))
+    'guest_origins_of') and not name.startswith((
+        'rolling_task_', 'lock_rolling_task', 'placement_step')))
 
 _OWN = {name: globals()[name] for name in _PER_STORE}
 

@@ -222,6 +222,33 @@ class RollingMaintenanceHost(Base):
     message = sa.Column(sa.Text, nullable=True)
 
 
+class PlacementMirrorStep(Base):
+    """A membership of an aggregate on a host's resource provider that
+    Placement may not show yet: recorded in the transaction that changed
+    the membership, deleted once Placement matches (api-contract §16).
+
+    What Placement must show is read from the aggregate when the step runs;
+    ``version`` tells whether the membership changed again meanwhile.
+    """
+
+    __tablename__ = 'placement_mirror_steps'
+    __table_args__ = (
+        sa.Index('placement_mirror_steps_due_idx', 'next_attempt_at'),
+        _TABLE_ARGS,
+    )
+
+    # No foreign key: a deleted aggregate's uuid must still leave Placement.
+    aggregate_uuid = sa.Column(sa.String(36), primary_key=True)
+    host = sa.Column(_name(), primary_key=True)
+    aggregate_id = sa.Column(sa.Integer, nullable=False)
+    version = sa.Column(sa.Integer, nullable=False, default=1)
+    queued_at = sa.Column(_timestamp(), nullable=False)
+    next_attempt_at = sa.Column(_timestamp(), nullable=False)
+    attempts = sa.Column(sa.Integer, nullable=False, default=0,
+                         server_default='0')
+    last_error = sa.Column(sa.Text, nullable=True)
+
+
 # TaskFlow's persistence tables (its SQLAlchemy backend), in our schema and
 # created by our migrations: TaskFlow's own alembic chain would need the
 # default version table, which ours uses.
@@ -235,3 +262,4 @@ compute_hosts = ComputeHost.__table__
 guest_origins = GuestOrigin.__table__
 rolling_maintenance_tasks = RollingMaintenanceTask.__table__
 rolling_maintenance_hosts = RollingMaintenanceHost.__table__
+placement_mirror_steps = PlacementMirrorStep.__table__

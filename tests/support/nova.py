@@ -48,6 +48,11 @@ e.g. ``add_compute_service()`` and ``aggregates_by_host()``.
 Everything runs in process groups of its own, stopped on cleanup.  When
 ``.services/nova`` is missing, ``check_available()`` skips (or fails, when
 ``NOVA_AGGREGATES_REQUIRE_BACKENDS`` names ``nova``).
+
+The Placement helpers (``write_placement_config``,
+``placement_sync_command``, ``placement_env``, ``placement_server``,
+``placement_http``) also serve ``tests/support/placement.py``, whose
+``PlacementFixture`` is a Placement alone.
 """
 
 import json
@@ -299,7 +304,7 @@ emit([{'id': aggregate.id, 'name': aggregate.name, 'uuid': aggregate.uuid,
 '''
 
 
-def _clean_env(**extra):
+def clean_env(**extra):
     """The environment of Nova's and Placement's processes: none of the
     test runner's OS_* (oslo.config reads OS_<GROUP>__<OPTION>), GUNICORN_*,
     NOVA_AGGREGATES_* or Python path variables, no proxy."""
@@ -312,7 +317,7 @@ def _clean_env(**extra):
     return env
 
 
-def _http(method, url, body=None, headers=None, timeout=30):
+def http_json(method, url, body=None, headers=None, timeout=30):
     """``(status, decoded JSON or bytes)`` of one request, whatever the
     status."""
     data = None
@@ -334,7 +339,7 @@ def _http(method, url, body=None, headers=None, timeout=30):
         return response.status, raw
 
 
-def _gunicorn_config(path, app, port, directory, threads=4):
+def gunicorn_config(path, app, port, directory, threads=4):
     """gunicorn's settings in a file: Nova and Placement parse the process's
     command line as their own (oslo.config), which must stay empty."""
     with open(path, 'w') as f:
@@ -353,6 +358,54 @@ def _gunicorn_config(path, app, port, directory, threads=4):
                 'control_socket_disable = True\n'
                 % (app, '127.0.0.1:%d' % port, directory, directory, threads))
     return path
+
+
+def write_placement_config(directory, sections=None):
+    """``placement.conf`` in ``directory`` (SQLite ``placement.sqlite``,
+    ``[api] auth_strategy = noauth2``), ``sections`` (``{section: {option:
+    value}}``) over it: ``(path, database URL)``."""
+    database_url = 'sqlite:///' + os.path.join(directory, 'placement.sqlite')
+    path = process.write_config(
+        os.path.join(directory, 'placement.conf'), process.merge_sections({
+            'DEFAULT': {'debug': 'false'},
+            'api': {'auth_strategy': 'noauth2'},
+            'placement_database': {'connection': database_url},
+        }, sections))
+    return path, database_url
+
+
+def placement_sync_command(conf):
+    """``placement-manage db sync`` of the configuration file ``conf``."""
+    return [os.path.join(BIN, 'placement-manage'), '--config-file', conf,
+            'db', 'sync']
+
+
+def placement_env(directory):
+    """The environment of Placement's processes: their configuration is
+    ``directory/placement.conf``."""
+    return clean_env(HOME=directory, OS_PLACEMENT_CONFIG_DIR=directory)
+
+
+def placement_server(directory, port, threads=4):
+    """Placement under gunicorn on 127.0.0.1:``port``, run from
+    ``directory`` (``placement.conf`` there, its output in
+    ``placement.log``): a ``ServerProcess``, not started."""
+    config = gunicorn_config(
+        os.path.join(directory, 'placement-gunicorn.conf.py'),
+        'placement.wsgi.api:application', port, directory, threads)
+    return process.ServerProcess(
+        [os.path.join(BIN, 'gunicorn')], port,
+        os.path.join(directory, 'placement.log'), 'Placement', cwd=directory,
+        env=dict(placement_env(directory),
+                 GUNICORN_CMD_ARGS='--config %s' % config))
+
+
+def placement_http(url, method, path, body=None, version=PLACEMENT_VERSION):
+    """``(status, body)`` of a request to the Placement at ``url`` as its
+    admin (noauth2)."""
+    return http_json(method, url + path, body, {
+        'X-Auth-Token': PLACEMENT_TOKEN,
+        'OpenStack-API-Version': version, 'Accept': 'application/json'})
 
 
 class NovaDeployment(fixtures.Fixture):
@@ -417,9 +470,10 @@ class NovaDeployment(fixtures.Fixture):
         self._write_nova_config()
         # Placement's schema and Nova's databases and cells side by side;
         # Placement starts as soon as its schema is there.
-        placement_sync = self._spawn('placement-manage db sync', [
-            os.path.join(BIN, 'placement-manage'), '--config-file',
-            self.placement_conf, 'db', 'sync'], self._placement_env())
+        placement_sync = self._spawn(
+            'placement-manage db sync',
+            placement_sync_command(self.placement_conf),
+            placement_env(self.dir))
         cells_setup = self._spawn('nova-manage (api_db sync, cell_v2 '
                                   'map_cell0, db sync, cell_v2 create_cell)',
                                   [PYTHON, '-c', _CELLS_SETUP % {
@@ -446,15 +500,8 @@ class NovaDeployment(fixtures.Fixture):
         return os.path.join(self.dir, name)
 
     def _write_placement_config(self):
-        self.placement_database_url = 'sqlite:///' + self.path(
-            'placement.sqlite')
-        self.placement_conf = process.write_config(
-            self.path('placement.conf'), process.merge_sections({
-                'DEFAULT': {'debug': 'false'},
-                'api': {'auth_strategy': 'noauth2'},
-                'placement_database': {
-                    'connection': self.placement_database_url},
-            }, self.placement_conf_sections))
+        self.placement_conf, self.placement_database_url = \
+            write_placement_config(self.dir, self.placement_conf_sections)
 
     def _write_nova_config(self):
         self.api_database_url = 'sqlite:///' + self.path('nova_api.sqlite')
@@ -502,15 +549,12 @@ class NovaDeployment(fixtures.Fixture):
             process.merge_sections(sections, self.nova_conf_sections))
 
     def _nova_env(self, **extra):
-        return _clean_env(HOME=self.dir,
-                          OS_NOVA_DISABLE_EVENTLET_PATCHING='true', **extra)
+        return clean_env(HOME=self.dir,
+                         OS_NOVA_DISABLE_EVENTLET_PATCHING='true', **extra)
 
     def _extra_env(self):
         return {name: value(self) if callable(value) else value
                 for name, value in self.extra_env.items()}
-
-    def _placement_env(self):
-        return _clean_env(HOME=self.dir, OS_PLACEMENT_CONFIG_DIR=self.dir)
 
     def _spawn(self, name, argv, env=None):
         """Start a set-up command (Nova's environment by default), its
@@ -548,14 +592,8 @@ class NovaDeployment(fixtures.Fixture):
             timeout=timeout)
 
     def _start_placement(self):
-        config = _gunicorn_config(
-            self.path('placement-gunicorn.conf.py'),
-            'placement.wsgi.api:application', self.placement_port, self.dir)
-        self.placement_server = process.ServerProcess(
-            [os.path.join(BIN, 'gunicorn')], self.placement_port,
-            self.path('placement.log'), 'Placement', cwd=self.dir,
-            env=dict(self._placement_env(),
-                     GUNICORN_CMD_ARGS='--config %s' % config))
+        self.placement_server = placement_server(self.dir,
+                                                 self.placement_port)
         self.placement_server.start(wait=False)
 
     def _start_nova(self):
@@ -567,7 +605,7 @@ class NovaDeployment(fixtures.Fixture):
         self.nova_log_path = self.path('nova-api.log')
         for attempt in range(3):
             self.port = process.free_port()
-            config = _gunicorn_config(
+            config = gunicorn_config(
                 self.path('nova-gunicorn.conf.py'),
                 'nova.wsgi.osapi_compute:application', self.port, self.dir,
                 self.threads)
@@ -663,9 +701,8 @@ class NovaDeployment(fixtures.Fixture):
     def placement_request(self, method, path, body=None,
                           version=PLACEMENT_VERSION):
         """``(status, body)`` of a request to Placement as its admin."""
-        return _http(method, self.placement_url + path, body, {
-            'X-Auth-Token': PLACEMENT_TOKEN,
-            'OpenStack-API-Version': version, 'Accept': 'application/json'})
+        return placement_http(self.placement_url, method, path, body,
+                              version)
 
     def run_in_nova(self, code, timeout=COMMAND_TIMEOUT):
         """Run ``code`` with the Nova venv's Python against ``nova_conf``,

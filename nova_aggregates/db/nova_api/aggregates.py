@@ -173,11 +173,11 @@ def _split(values):
 
 
 @engine.writer
-def aggregate_create(context, name, metadata=None):
+def aggregate_create(context, name, metadata=None, uuid=None):
     """A new aggregate in Nova's tables; it has no state row (it reads as
     ``created``) until its state first changes."""
     conn = context.connection
-    agg = {'uuid': str(uuid_lib.uuid4()), 'name': name,
+    agg = {'uuid': uuid or str(uuid_lib.uuid4()), 'name': name,
            'operational_state': constants.CREATED, 'last_error': None,
            'pending_host': None, 'task_owner': None,
            'task_started_at': None, 'created_at': _now(conn),

@@ -166,6 +166,7 @@ compute_hosts = models.compute_hosts.to_metadata(OURS)
 guest_origins = models.guest_origins.to_metadata(OURS)
 rolling_maintenance_tasks = models.rolling_maintenance_tasks.to_metadata(OURS)
 rolling_maintenance_hosts = models.rolling_maintenance_hosts.to_metadata(OURS)
+placement_mirror_steps = models.placement_mirror_steps.to_metadata(OURS)
 #: TaskFlow's persistence tables, as in the own store.
 taskflow_tables = tuple(table.to_metadata(OURS)
                         for table in models.taskflow_tables)

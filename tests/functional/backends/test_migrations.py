@@ -15,10 +15,11 @@ from tests.functional import backends
 
 TABLES = {'aggregates', 'aggregate_hosts', 'aggregate_metadata',
           'compute_hosts', 'guest_origins', 'rolling_maintenance_tasks',
-          'rolling_maintenance_hosts',
+          'rolling_maintenance_hosts', 'placement_mirror_steps',
           # TaskFlow's persistence tables (db/migrations/rolling_maintenance)
           'logbooks', 'flowdetails', 'atomdetails'}
 EXACT_COLUMNS = (('compute_hosts', 'name'), ('guest_origins', 'origin'),
+                 ('placement_mirror_steps', 'host'),
                  ('aggregates', 'name'),
                  ('aggregates', 'pending_host'), ('aggregate_hosts', 'host'),
                  ('aggregate_metadata', 'key'),

@@ -37,7 +37,7 @@ state_table = store_models.aggregate_state
 
 #: The keys of an aggregate as the own store returns it.
 #: The newest revision of the nova_api store's own chain.
-OUR_HEAD = 'n0003'
+OUR_HEAD = 'n0004'
 TASKFLOW_TABLES = ('logbooks', 'flowdetails', 'atomdetails')
 AGGREGATE_KEYS = {'id', 'uuid', 'name', 'operational_state', 'last_error',
                   'pending_host', 'task_owner', 'task_started_at',
@@ -702,7 +702,7 @@ class SyncTests:
             'nova_aggregates_aggregate_state',
             'nova_aggregates_alembic_version', 'rolling_maintenance_tasks',
             'rolling_maintenance_hosts', 'logbooks', 'flowdetails',
-            'atomdetails'}, self.tables())
+            'atomdetails', 'placement_mirror_steps'}, self.tables())
         self.assertEqual(before, self.nova_columns())
         self.assertEqual([nova.NOVA_API_HEAD], nova.nova_version(self.engine))
         result = self.manage('db', 'version')

@@ -15,7 +15,7 @@ from oslo_config import cfg
 # Libraries that register options on the global object at import do so
 # whoever imports them: import them first, so only ours are compared.
 import keystonemiddleware.auth_token, oslo_db.options, oslo_log.log
-import oslo_middleware.cors, oslo_policy.policy
+import oslo_messaging, oslo_middleware.cors, oslo_policy.policy
 before = (set(cfg.CONF._groups), set(cfg.CONF._opts))
 import nova_aggregates
 for module in pkgutil.walk_packages(nova_aggregates.__path__,
