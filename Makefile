@@ -52,10 +52,21 @@ $(NOVA_VENV)/.installed: tools/service-venv.sh Makefile setup.cfg setup.py
 
 services: $(SERVICES)/keystone/.installed $(NOVA_VENV)/.installed
 
-serve: venv
+# make serve PLACEMENT=1: the same, mirroring aggregates into a local
+# Placement from the Nova venv on 127.0.0.1:$(PLACEMENT_PORT) (its files in
+# var/placement/; tools/serve-placement.py), stopped with the server.
+PLACEMENT ?=
+PLACEMENT_PORT ?= 8778
+
+serve: venv $(if $(filter 1,$(PLACEMENT)),$(NOVA_VENV)/.installed)
 	mkdir -p var
 	$(BIN)/nova-aggregates-manage --config-file $(CONFIG) db sync
+ifeq ($(PLACEMENT),1)
+	$(BIN)/python tools/serve-placement.py --config-file $(CONFIG) \
+	    --port $(PLACEMENT_PORT)
+else
 	$(BIN)/nova-aggregates-api --config-file $(CONFIG)
+endif
 
 # Whatever the run's outcome, close with what was skipped and why.
 test: venv services

@@ -273,6 +273,43 @@ def profile_lines(profiles, summary, limit=12):
     return '\n'.join(lines)
 
 
+def placement_table(results, workload=None):
+    """The Placement mirroring part: each operation mirroring off and on
+    (same run, lock-step), the main workload's median of the same run
+    (mirroring off) and Nova's (which always mirrors)."""
+    headers = ['operation', 'count', 'off median', 'off p90', 'on median',
+               'on p90', 'on p99', '+ms', 'Placement req/op',
+               'Placement CPU ms', 'srv CPU ms off/on', 'workload ms',
+               'Nova 34 ms']
+    workload = workload or {}
+    rows = []
+    for op, on in results['on'].items():
+        off = results['off'].get(op) or {}
+        requests = (results.get('placement_requests') or {}).get(op) or {}
+        cpu = None
+        if 'server_cpu_ms' in off and 'server_cpu_ms' in on:
+            cpu = '%.2f / %.2f' % (off['server_cpu_ms'], on['server_cpu_ms'])
+        rows.append([
+            op, on['count'], off.get('median_ms'), off.get('p90_ms'),
+            on['median_ms'], on['p90_ms'], on['p99_ms'],
+            '%+.2f' % (on['median_ms'] - off['median_ms']) if off else None,
+            '%.2f' % requests['per_op'] if requests else None,
+            on.get('placement_cpu_ms'), cpu,
+            (workload.get(op) or {}).get('median_ms'), NOVA_MS.get(op)])
+    return table(headers, rows)
+
+
+def placement_kinds(results):
+    """What Placement was asked, per operation."""
+    parts = []
+    for op, requests in (results.get('placement_requests') or {}).items():
+        kinds = requests['kinds']
+        parts.append('%s: %s' % (op, ', '.join(
+            '%s x%d' % (kind, n) for kind, n in sorted(kinds.items()))
+            or 'none'))
+    return '; '.join(parts)
+
+
 def matching_table(results):
     """The host matching part: latency per layout, SQL statements per
     request by size."""
@@ -415,6 +452,32 @@ def target_checks(results):
                                by_workers[1]['throughput_ops_s'], cores),
                            '%.2fx' % ratio))
     checks.extend(_matching_checks(results))
+    checks.extend(_placement_checks(results))
+    return checks
+
+
+def _placement_checks(results):
+    mirror = results.get('placement') or {}
+    requests = mirror.get('placement_requests') or {}
+    if 'skipped' in mirror or not requests:
+        return []
+    checks = []
+    figures = [requests[op] for op in ('add_host', 'remove_host')
+               if op in requests]
+    if figures:
+        # As Nova: the provider by name, its aggregates, the PUT.
+        extra = sum(f.get('retrier_lookups') or 0 for f in figures)
+        checks.append((
+            'Placement mirroring: round trips per add_host / remove_host',
+            ' / '.join('%.2f' % f['per_op'] for f in figures) +
+            (' (%d retrier look-ups)' % extra if extra else ''),
+            'ok (3, as Nova)' if all(f.get('request_path_per_op') == 3
+                                     for f in figures) else 'MISS'))
+    verified = mirror.get('verified') or {}
+    checks.append(('Placement mirroring: Placement shows the memberships',
+                   '%d memberships, %d reads' % (
+                       verified.get('memberships', 0),
+                       verified.get('placement_reads', 0)), 'ok'))
     return checks
 
 

@@ -18,11 +18,17 @@ hosts registered beforehand, in parallel child processes):
 5. host maintenance on the same kind of server: a host's G guests
    live-migrated away and back (G = 0, 10, 50), latency and XenAPI calls
    per guest moved;
-6. host matching (``benchmarks/host_matching.py``): ``POST
+6. Placement mirroring (``benchmarks/mirroring.py``): a real Placement
+   (Nova venv) with a resource provider per host, and two fake-driver
+   servers side by side, ``[placement] mirror_aggregates`` on and off;
+   create, add_host, remove_host and delete sent to both in lock-step,
+   every answer verified and Placement's memberships read back over its
+   API (skipped without ``.services/nova``);
+7. host matching (``benchmarks/host_matching.py``): ``POST
    os-host-matching`` at 1,000 hosts in 200 aggregates of 10 keys, every
    answer checked against an independent evaluation, and its SQL
    statements at two sizes;
-7. in-process (paste app, no sockets): SQL statements per request at a
+8. in-process (paste app, no sockets): SQL statements per request at a
    small and the given size and as aggregates accumulate; with
    ``--profile``, cProfile of each operation.
 
@@ -46,6 +52,7 @@ import traceback
 
 from benchmarks import concurrency
 from benchmarks import host_matching
+from benchmarks import mirroring
 from benchmarks import report
 from benchmarks import server as srv
 from benchmarks import stats
@@ -64,10 +71,11 @@ QUICK = {
     'maintenance_guests': [0, 2], 'maintenance_rounds': 1,
 }
 QUICK.update(host_matching.QUICK)
+QUICK.update(mirroring.QUICK)
 
 
 PARTS = ('hello', 'workload', 'concurrency', 'xenapi', 'maintenance',
-         'matching', 'sql', 'profile')
+         'placement', 'matching', 'sql', 'profile')
 
 
 def _sizes(text):
@@ -124,6 +132,7 @@ def parse_args(argv):
                    help='[xenapi] poll_interval of the maintenance run: '
                         'the wait before each check of a migration task')
     p.add_argument('--no-maintenance', action='store_true')
+    mirroring.add_arguments(p)
     host_matching.add_arguments(p)
     p.add_argument('--no-matching', action='store_true',
                    help='skip the host matching part')
@@ -137,7 +146,7 @@ def parse_args(argv):
                    help='run only these parts, comma-separated: %s'
                         % ','.join(PARTS))
     p.add_argument('--quick', action='store_true',
-                   help='tiny sizes: a smoke test of every part (< 20 s)')
+                   help='tiny sizes: a smoke test of every part (about 25 s)')
     p.add_argument('--output', default=DEFAULT_OUTPUT,
                    help='JSON results file')
     p.add_argument('--keep', action='store_true',
@@ -150,9 +159,10 @@ def parse_args(argv):
     if args.pool_hosts is None:
         args.pool_hosts = args.hosts
     if args.only is None:
-        args.only = {'hello', 'workload', 'concurrency', 'xenapi',
-                     'maintenance', 'matching', 'sql'}
+        args.only = {'hello', 'workload', 'concurrency', 'placement',
+                     'xenapi', 'maintenance', 'matching', 'sql'}
         for name, skip in (('concurrency', args.no_concurrency),
+                           ('placement', args.no_placement),
                            ('xenapi', args.no_xenapi),
                            ('maintenance', args.no_maintenance),
                            ('matching', args.no_matching),
@@ -291,6 +301,10 @@ class Bench:
             jobs.append((conf, wl.hosts_to_register(
                 a.aggregates, a.hosts, max(scaling) if scaling else 0),
                 self.path('fake.log')))
+        if 'placement' in a.only and self.placement_available():
+            self.mirror_ports, mirror_jobs = mirroring.prepare_jobs(
+                self.tmp, a)
+            jobs.extend(mirror_jobs)
         if 'xenapi' in a.only and self.xenapi_available():
             self.xenapi_port = srv.free_port()
             conf = self.config('xenapi', self.xenapi_port, driver='xenapi',
@@ -310,6 +324,11 @@ class Bench:
 
     def scaling_sizes(self):
         return [] if self.args.no_scaling else sorted(self.args.scaling_sizes)
+
+    def placement_available(self):
+        if not hasattr(self, '_placement_problem'):
+            self._placement_problem = mirroring.unavailable()
+        return self._placement_problem is None
 
     def xenapi_available(self):
         if not hasattr(self, '_xenapi_error'):
@@ -435,6 +454,17 @@ class Bench:
                         chosen['throughput_ops_s'],
                         '/'.join(map(str, chosen['requests_per_worker']))))
         self.results['concurrency'] = results
+
+    def placement(self):
+        if not self.placement_available():
+            self.results['placement'] = {
+                'skipped': 'no Placement to mirror into: %s'
+                           % self._placement_problem}
+            say('  SKIPPED: no Placement to mirror into (%s)'
+                % self._placement_problem)
+            return
+        self.results['placement'] = mirroring.bench(
+            self.tmp, self.args, self.mirror_ports, say)
 
     def xenapi(self):
         a = self.args
@@ -643,6 +673,24 @@ def print_report(results):
                                          mt['per_guest']))
             say('XenAPI calls by method, per request (mean):')
             say(report.maintenance_methods(mt['xenapi']))
+    pm = results.get('placement')
+    if pm:
+        say('')
+        if 'skipped' in pm:
+            say('Placement mirroring run SKIPPED: %s' % pm['skipped'])
+        else:
+            say('Placement mirroring, fake driver, SQLite, 1 client, HTTP '
+                'keep-alive: A=%(aggregates)d aggregates of H=%(hosts)d '
+                'hosts, a real Placement 16 on loopback (SQLite) with a '
+                'resource provider per host; servers with [placement] '
+                'mirror_aggregates off and on, requests in lock-step'
+                % pm['sizes'])
+            say('+ms: on median - off median; Placement req/op: requests '
+                'Placement logged per operation; Placement CPU ms: its '
+                'worker\'s CPU time per operation')
+            say(report.placement_table(
+                pm, (results.get('workload') or {}).get('operations')))
+            say('Placement requests: %s' % report.placement_kinds(pm))
     hm = results.get('host_matching')
     if hm:
         say('')
@@ -692,6 +740,8 @@ def main(argv=None):
                      'and the scaling run)', bench.fake),
         ('xenapi', 'xenapi pools', bench.xenapi),
         ('maintenance', 'host maintenance (xenapi)', bench.maintenance),
+        ('placement', 'Placement mirroring on and off (real Placement)',
+         bench.placement),
         ('matching', 'host matching', bench.matching),
         ('sql', 'SQL statements per request (in-process)', bench.sql),
         ('profile', 'profiles (in-process)', bench.profile),
