@@ -473,3 +473,39 @@ class TestNovasOwnStore(OursInsideNovaTestCase):
         self.assertEqual([], self.nova.aggregates_by_host(host))
         self.assertStatus(200, self.call('DELETE',
                                          '/v2.1/os-aggregates/%d' % made))
+
+
+class TestMirroringInsideNova(OursInsideNovaTestCase):
+    """Inside Nova's pipeline with ``[placement] mirror_aggregates = true``
+    against Nova's own Placement: what we change is in Placement at once,
+    where Nova's scheduler pre-filters read it (no ``nova-manage placement
+    sync_aggregates``)."""
+
+    @classmethod
+    def our_config(cls, deployment):
+        return super().our_config(deployment) + (
+            '\n[placement]\nmirror_aggregates = true\n'
+            'auth_type = admin_token\nendpoint = %s\ntoken = %s\n' % (
+                deployment.placement_url, nova.PLACEMENT_TOKEN))
+
+    def provider_aggregates(self, host):
+        node = self.nova.run_in_nova('''
+            with in_cell() as cctxt:
+                node = objects.ComputeNodeList.get_all_by_host(cctxt, %r)[0]
+            emit(node.uuid)
+        ''' % host)
+        status, body = self.nova.placement_request(
+            'GET', '/resource_providers/%s/aggregates' % node)
+        self.assertEqual(200, status, body)
+        return body['aggregates']
+
+    def test_membership_reaches_novas_placement(self):
+        host = _name('compute')
+        self.nova.add_compute_service(host)
+        agg = self.create(zone=_name('az'))
+        self.assertStatus(200, self.add_host(agg, host))
+        self.assertEqual([agg['uuid']], self.provider_aggregates(host))
+        self.assertStatus(200, self.call(
+            'POST', '/v2.1/os-aggregates/%s/action' % agg['id'],
+            {'remove_host': {'host': host}}, '2.81'))
+        self.assertEqual([], self.provider_aggregates(host))
