@@ -157,6 +157,19 @@ class OursInsideNovaTestCase(test_baseline.NovaAPITestCase):
         return self.call('POST', '/v2.1/os-aggregates/%s/action' % agg['id'],
                          {'add_host': {'host': host}}, version)
 
+    def provider_aggregates(self, host):
+        """The aggregates Placement shows on the resource provider of
+        ``host``'s compute node."""
+        node = self.nova.run_in_nova('''
+            with in_cell() as cctxt:
+                node = objects.ComputeNodeList.get_all_by_host(cctxt, %r)[0]
+            emit(node.uuid)
+        ''' % host)
+        status, body = self.nova.placement_request(
+            'GET', '/resource_providers/%s/aggregates' % node)
+        self.assertEqual(200, status, body)
+        return body['aggregates']
+
     def our_rows(self, query):
         with sqlite3.connect(self.nova.path('aggregates.sqlite')) as db:
             return [tuple(row) for row in db.execute(query)]
@@ -437,15 +450,7 @@ class TestNovasOwnStore(OursInsideNovaTestCase):
         # nova-manage placement sync_aggregates mirrors it into Placement.
         result = self.nova.manage('placement', 'sync_aggregates')
         self.assertIn(result.returncode, (0, 4), result.stdout + result.stderr)
-        node = self.nova.run_in_nova('''
-            with in_cell() as cctxt:
-                node = objects.ComputeNodeList.get_all_by_host(cctxt, %r)[0]
-            emit(node.uuid)
-        ''' % host)
-        status, body = self.nova.placement_request(
-            'GET', '/resource_providers/%s/aggregates' % node)
-        self.assertEqual(200, status, body)
-        self.assertEqual([agg['uuid']], body['aggregates'])
+        self.assertEqual([agg['uuid']], self.provider_aggregates(host))
 
     def test_we_see_what_nova_makes(self):
         host, name = _name('compute'), _name('nova-made')
@@ -487,17 +492,6 @@ class TestMirroringInsideNova(OursInsideNovaTestCase):
             '\n[placement]\nmirror_aggregates = true\n'
             'auth_type = admin_token\nendpoint = %s\ntoken = %s\n' % (
                 deployment.placement_url, nova.PLACEMENT_TOKEN))
-
-    def provider_aggregates(self, host):
-        node = self.nova.run_in_nova('''
-            with in_cell() as cctxt:
-                node = objects.ComputeNodeList.get_all_by_host(cctxt, %r)[0]
-            emit(node.uuid)
-        ''' % host)
-        status, body = self.nova.placement_request(
-            'GET', '/resource_providers/%s/aggregates' % node)
-        self.assertEqual(200, status, body)
-        return body['aggregates']
 
     def test_membership_reaches_novas_placement(self):
         host = _name('compute')
