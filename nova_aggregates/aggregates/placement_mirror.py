@@ -44,6 +44,8 @@ LOG = logging.getLogger(__name__)
 
 #: Metadata values are at most 255 characters.
 _MARKER_LIMIT = 255
+#: A step's provider not known yet: ``_run_step`` asks Placement.
+_LOOK_UP = object()
 
 
 @contextlib.contextmanager
@@ -130,12 +132,13 @@ class PlacementMirror:
         """Run the steps of ``hosts`` of the aggregate; a step that fails
         is recorded and shown, never raised (the change is done).  Whether
         every one succeeded."""
+        providers = providers or {}
         succeeded = True
         for host in hosts:
             step = db.placement_step_get(context, aggregate_uuid, host)
             if step is not None:
-                succeeded &= self._run_step(context, step,
-                                            (providers or {}).get(host))
+                succeeded &= self._run_step(
+                    context, step, providers.get(host, _LOOK_UP))
         return succeeded
 
     def retry_due(self, context, everything=False):
@@ -156,11 +159,12 @@ class PlacementMirror:
         return db.now() + datetime.timedelta(
             seconds=self.conf.placement.retry_interval)
 
-    def _run_step(self, context, step, provider=None):
-        """One attempt at ``step``; whether Placement now matches."""
+    def _run_step(self, context, step, provider=_LOOK_UP):
+        """One attempt at ``step`` onto ``provider`` (a uuid; None: the host
+        has none; by default looked up); whether Placement now matches."""
         host = step['host']
         try:
-            if provider is None:
+            if provider is _LOOK_UP:
                 provider = self.client.provider_uuid(host)
             if provider is None:
                 self._no_provider(context, step)

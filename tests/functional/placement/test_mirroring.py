@@ -149,6 +149,9 @@ class TestMirroring(MirrorTestCase):
         self.assertEqual([host], shown['hosts'])
         self.assertIn('has no resource provider', logs.output[0])
         self.assertEqual([], self.steps())
+        # Asked once, before the change; the step believes the answer.
+        self.assertEqual(1, len([r for r in self.proxy.requests
+                                 if '?name=' in r[1]]))
         self.assertNotIn('placement_mirror:' + host, shown['metadata'])
 
     def test_placement_down_fails_the_request_with_nothing_changed(self):
