@@ -99,13 +99,10 @@ def _maintenance_runner(conf):
 def _placement_sync(conf):
     """Compare every aggregate's members with Placement, repair (unless
     --dry-run) and report; exit status 1 while drift remains."""
-    mirror = _services(conf).aggregates.placement
-    if not mirror.enabled:
-        # Sync talks to Placement whatever the switch says: an operator
-        # turning mirroring on first brings Placement in line.
-        mirror = placement_mirror.PlacementMirror(conf)
-    report = mirror.sync(context.get_admin_context(),
-                         dry_run=conf.command.dry_run)
+    # Whatever [placement] mirror_aggregates says: an operator turning
+    # mirroring on first brings Placement in line.
+    report = placement_mirror.PlacementMirror(conf).sync(
+        context.get_admin_context(), dry_run=conf.command.dry_run)
     for line in report.lines():
         print(line)
     return 1 if report.remaining else 0
