@@ -24,28 +24,22 @@ starts from scratch).
 """
 
 import argparse
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 
 from oslo_config import cfg
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOVA_BIN = os.path.join(REPO, '.services', 'nova', 'bin')
+sys.path.insert(0, REPO)
+# Placement is run as the tests run it (tests/support/nova.py).
+from tests.support import nova  # noqa: E402
+from tests.support import process  # noqa: E402
+
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 DIR = os.path.join(REPO, 'var', 'placement')
-TOKEN = 'admin'
-HEADERS = {'X-Auth-Token': TOKEN, 'Accept': 'application/json',
-           'Content-Type': 'application/json',
-           'OpenStack-API-Version': 'placement 1.19'}
-# No proxy between us and 127.0.0.1, whatever the environment says.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def simulated_hosts(config_files):
@@ -58,56 +52,19 @@ def simulated_hosts(config_files):
     return ['xenhost%d' % i for i in range(1, conf.xenserver_sim.hosts + 1)]
 
 
-def placement_env():
-    """Placement reads $OS_PLACEMENT_CONFIG_DIR/placement.conf; none of our
-    venv's or the caller's OS_*, GUNICORN_* or Python path variables."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(('OS_', 'GUNICORN_', 'NOVA_AGGREGATES_'))
-           and key not in ('PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV')}
-    env['OS_PLACEMENT_CONFIG_DIR'] = DIR
-    # gunicorn's settings from a file: Placement's command line stays empty.
-    env['GUNICORN_CMD_ARGS'] = '--config %s' % os.path.join(
-        DIR, 'gunicorn.conf.py')
-    return env
-
-
 def write_files(port):
+    """Placement's configuration, and ours for mirroring into it: the
+    path of the latter."""
     os.makedirs(DIR, exist_ok=True)
-    with open(os.path.join(DIR, 'placement.conf'), 'w') as f:
-        f.write('[api]\nauth_strategy = noauth2\n\n'
-                '[placement_database]\nconnection = sqlite:///%s\n'
-                % os.path.join(DIR, 'placement.sqlite'))
-    with open(os.path.join(DIR, 'gunicorn.conf.py'), 'w') as f:
-        f.write('wsgi_app = "placement.wsgi.api:application"\n'
-                'bind = "127.0.0.1:%d"\n'
-                'workers = 1\n'
-                'worker_class = "gthread"\n'
-                'threads = 4\n'
-                'graceful_timeout = 2\n'
-                'control_socket_disable = True\n' % port)
+    nova.write_placement_config(DIR)
     mirror = os.path.join(DIR, 'mirror.conf')
     with open(mirror, 'w') as f:
         f.write('# Written by tools/serve-placement.py (make serve '
                 'PLACEMENT=1).\n'
                 '[placement]\nmirror_aggregates = true\n'
                 'auth_type = admin_token\nendpoint = http://127.0.0.1:%d\n'
-                'token = %s\n' % (port, TOKEN))
+                'token = %s\n' % (port, nova.PLACEMENT_TOKEN))
     return mirror
-
-
-def request(port, method, path, body=None):
-    """``(status, decoded JSON)`` of a request to Placement."""
-    req = urllib.request.Request(
-        'http://127.0.0.1:%d%s' % (port, path), method=method,
-        headers=HEADERS,
-        data=None if body is None else json.dumps(body).encode())
-    try:
-        response = _OPENER.open(req, timeout=10)
-    except urllib.error.HTTPError as exc:
-        response = exc
-    with response:
-        raw = response.read()
-        return response.status, json.loads(raw) if raw else None
 
 
 def port_free(port):
@@ -122,68 +79,34 @@ def port_free(port):
     return True
 
 
-def log_tail(lines=30):
-    with open(os.path.join(DIR, 'placement.log'), errors='replace') as f:
-        return ''.join(f.readlines()[-lines:])
-
-
 def start_placement(port):
-    """Placement's gunicorn in a process group of its own (Ctrl-C reaches
-    the API, and this script stops Placement after it)."""
-    env = placement_env()
-    with open(os.path.join(DIR, 'placement.log'), 'ab') as log:
-        if subprocess.run([os.path.join(NOVA_BIN, 'placement-manage'),
-                           '--config-file',
-                           os.path.join(DIR, 'placement.conf'), 'db', 'sync'],
-                          env=env, cwd=DIR, stdout=log,
-                          stderr=subprocess.STDOUT).returncode:
-            raise SystemExit('placement-manage db sync failed:\n%s'
-                             % log_tail())
-        proc = subprocess.Popen([os.path.join(NOVA_BIN, 'gunicorn')],
-                                env=env, cwd=DIR, stdout=log,
-                                stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+    """``placement-manage db sync``, then Placement's gunicorn in a process
+    group of its own (Ctrl-C reaches the API, and this script stops
+    Placement after it)."""
+    log_path = os.path.join(DIR, 'placement.log')
+    with open(log_path, 'ab') as log:
+        if subprocess.run(
+                nova.placement_sync_command(os.path.join(DIR,
+                                                         'placement.conf')),
+                env=nova.placement_env(DIR), cwd=DIR, stdout=log,
+                stderr=subprocess.STDOUT).returncode:
+            with open(log_path, errors='replace') as f:
+                raise SystemExit('placement-manage db sync failed:\n%s'
+                                 % ''.join(f.readlines()[-30:]))
+    server = nova.placement_server(DIR, port)
     try:
-        wait_until_answers(proc, port)
-    except BaseException:
-        stop(proc)
-        raise
-    return proc
+        server.start(timeout=60)
+    except process.ServerStartError as exc:
+        server.stop(group=True)
+        raise SystemExit('Placement did not start: %s\n%s'
+                         % (exc, server.log_tail(30)))
+    return server
 
 
-def wait_until_answers(proc, port, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit('Placement exited at start:\n%s' % log_tail())
-        try:
-            if request(port, 'GET', '/')[0] == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit('Placement did not answer within %d s:\n%s'
-                             % (timeout, log_tail()))
-        time.sleep(0.1)
-
-
-def stop(proc):
-    """SIGINT (gunicorn's quick shutdown) to Placement's process group,
-    then SIGKILL to whatever is left of it."""
-    try:
-        os.killpg(proc.pid, signal.SIGINT)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+def request(port, method, path, body=None):
+    """``(status, decoded JSON)`` of a request to Placement as its admin."""
+    return nova.placement_http('http://127.0.0.1:%d' % port, method, path,
+                               body)
 
 
 def create_providers(port, names):
@@ -232,8 +155,9 @@ def main(argv=None):
     # Until the API runs, a SIGTERM ends this script the way Ctrl-C does:
     # through the clean-up below, Placement stopped.
     signal.signal(signal.SIGTERM, _terminated)
-    if not os.access(os.path.join(NOVA_BIN, 'placement-manage'), os.X_OK):
-        return 'no Placement in .services/nova: run make services'
+    problem = nova.venv_problem()
+    if problem:
+        return 'no Placement in .services/nova: %s' % problem
     if not port_free(args.port):
         return ('127.0.0.1:%d is in use (another Placement?); choose '
                 'another port: make serve PLACEMENT=1 PLACEMENT_PORT=N'
@@ -246,7 +170,7 @@ def main(argv=None):
         return 130
     try:
         print('Placement at http://127.0.0.1:%d (X-Auth-Token: %s), log %s'
-              % (args.port, TOKEN, os.path.relpath(
+              % (args.port, nova.PLACEMENT_TOKEN, os.path.relpath(
                   os.path.join(DIR, 'placement.log'))), flush=True)
         create_providers(args.port, hosts)
         config_files = args.config_file + [mirror]
@@ -260,7 +184,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         return 130
     finally:
-        stop(placement)
+        placement.stop(timeout=10, group=True)
         print('Placement stopped.', flush=True)
 
 
