@@ -39,6 +39,10 @@ class Conflict(AggregatesException):
     msg_fmt = 'The request conflicts with the current state.'
 
 
+class PreconditionFailed(AggregatesException):
+    msg_fmt = 'A condition of the request does not hold.'
+
+
 class Forbidden(AggregatesException):
     msg_fmt = 'Not authorized.'
 
@@ -60,6 +64,11 @@ class HypervisorTimeout(AggregatesException):
 
 class AggregateNotFound(NotFound):
     msg_fmt = 'Aggregate %(aggregate_id)s could not be found.'
+
+
+class AggregateVersionMismatch(PreconditionFailed):
+    msg_fmt = ('Aggregate %(aggregate_id)s has changed since the version '
+               'named in If-Match was read; read it again.')
 
 
 class AggregateNameExists(Conflict):

@@ -39,12 +39,15 @@ class APITestCase(JSONRequestMixin, testtools.TestCase):
     compute_driver = 'fake'
     #: ``{(group, name): value}`` set before the application loads.
     config_overrides = {}
+    #: The DatabaseFixture class (None: the own store's, SQLite).
+    database_fixture = None
 
     def setUp(self):
         super().setUp()
         self.api = self.useFixture(na_fixtures.APIFixture(
             compute_driver=self.compute_driver,
-            overrides=self.config_overrides))
+            overrides=self.config_overrides,
+            database_fixture=self.database_fixture))
         self.conf_fixture = self.api.conf_fixture
         self.conf = self.conf_fixture.conf
         self.context = self.api.context

@@ -104,23 +104,25 @@ class APIFixture(fixtures.Fixture):
     """Configuration + database + the application from etc/api-paste.ini."""
 
     def __init__(self, compute_driver='fake', overrides=None,
-                 connection=None):
+                 connection=None, database_fixture=None):
         """``overrides``: ``{(group, name): value}`` set before the
         application loads (``[api] auth_strategy`` picks the pipeline);
         ``connection``: a database to migrate and use instead of a new
-        SQLite file."""
+        SQLite file; ``database_fixture``: the DatabaseFixture class that
+        sets it up (e.g. one of the nova_api store)."""
         super().__init__()
         self.compute_driver = compute_driver
         self.overrides = dict(overrides or {})
         self.connection = connection
+        self.database_fixture = database_fixture or DatabaseFixture
 
     def _setUp(self):
         self.conf_fixture = self.useFixture(ConfFixture())
         self.conf_fixture.config(compute_driver=self.compute_driver)
         for (group, name), value in self.overrides.items():
             self.conf_fixture.config(**{name: value, 'group': group})
-        self.db = self.useFixture(DatabaseFixture(self.conf_fixture,
-                                                  self.connection))
+        self.db = self.useFixture(self.database_fixture(
+            self.conf_fixture, self.connection))
         #: Under ``[api] auth_strategy = keystone``: tokens for requests.
         self.keystone = None
         if self.conf_fixture.conf.api.auth_strategy == 'keystone':

@@ -76,6 +76,8 @@ class AggregateManager:
             'updated_at': agg['updated_at'],
             'hosts': list(agg['hosts']),
             'metadata': metadata,
+            # Changes whenever anything above does (ETags).
+            'version': db.version_of(agg),
         }
 
     # -- reads --------------------------------------------------------------
@@ -83,13 +85,36 @@ class AggregateManager:
     def list_aggregates(self, context, host=None, availability_zone=None):
         """Every aggregate, or only those that hold ``host`` and (or) are
         in ``availability_zone`` (names and zones compare exactly)."""
-        return [self._present(agg) for agg in db.aggregate_get_all(context)
+        return self._filtered(db.aggregate_get_all(context), host,
+                              availability_zone)
+
+    def list_aggregates_versioned(self, context, host=None,
+                                  availability_zone=None):
+        """``(version, aggregates)``: ``list_aggregates`` and the version of
+        the whole list, which changes whenever any aggregate does."""
+        version, listed = db.aggregate_list(context)
+        return version, self._filtered(listed, host, availability_zone)
+
+    def _filtered(self, listed, host, availability_zone):
+        return [self._present(agg) for agg in listed
                 if (host is None or host in agg['hosts']) and
                 (availability_zone is None or agg['metadata'].get(
                     constants.AVAILABILITY_ZONE) == availability_zone)]
 
     def get_aggregate(self, context, aggregate_id):
         return self._present(db.aggregate_get(context, aggregate_id))
+
+    @staticmethod
+    def aggregate_version(context, aggregate_id):
+        """The aggregate's version from one indexed read, or None where the
+        store can tell it only by reading the aggregate."""
+        return db.aggregate_version(context, aggregate_id)
+
+    @staticmethod
+    def aggregates_version(context):
+        """The version of the aggregate list from one read, or None where
+        the store can tell it only by reading the list."""
+        return db.aggregates_version(context)
 
     # -- create, update, delete ---------------------------------------------
 
@@ -110,9 +135,14 @@ class AggregateManager:
         return agg
 
     def update_aggregate(self, context, aggregate_id, name=_UNSET,
-                         availability_zone=_UNSET):
+                         availability_zone=_UNSET, expected_versions=None):
+        """``expected_versions``, here and in every change of an aggregate:
+        the versions the caller read it at (an If-Match); the change is
+        refused (AggregateVersionMismatch) once the aggregate has changed
+        since, checked under the lock that makes the change."""
         agg, rename = self._update_in_db(
-            context, aggregate_id, name, availability_zone)
+            context, aggregate_id, name, availability_zone,
+            expected_versions)
         if rename is None:
             # Read inside the transaction that wrote it: nothing to re-read.
             agg = self._present(agg)
@@ -137,8 +167,9 @@ class AggregateManager:
         return proposed
 
     @db.transaction
-    def _update_in_db(self, context, aggregate_id, name, availability_zone):
-        agg = db.lock_aggregate(context, aggregate_id)
+    def _update_in_db(self, context, aggregate_id, name, availability_zone,
+                      expected_versions):
+        agg = db.lock_aggregate(context, aggregate_id, expected_versions)
         self.notifier.aggregate(context, 'update_prop', 'start',
                                 self._proposed(agg, name, availability_zone))
         rename = None
@@ -174,20 +205,23 @@ class AggregateManager:
             agg['name'] = name
         return agg, rename
 
-    def delete_aggregate(self, context, aggregate_id):
+    def delete_aggregate(self, context, aggregate_id,
+                         expected_versions=None):
         holders = {}
         if self.placement.enabled:
             # Placement may still carry the uuid (hosts removed behind its
             # back): the delete clears it, or changes nothing.
             holders = self.placement.holders(
                 db.aggregate_get(context, aggregate_id)['uuid'])
-        agg = self._delete_in_db(context, aggregate_id, sorted(holders))
+        agg = self._delete_in_db(context, aggregate_id, sorted(holders),
+                                 expected_versions)
         self.notifier.aggregate(context, 'delete', 'end', agg)
         self.placement.run(context, agg['uuid'], sorted(holders), holders)
 
     @db.transaction
-    def _delete_in_db(self, context, aggregate_id, holders):
-        agg = db.lock_aggregate(context, aggregate_id)
+    def _delete_in_db(self, context, aggregate_id, holders,
+                      expected_versions):
+        agg = db.lock_aggregate(context, aggregate_id, expected_versions)
         if agg['operational_state'] == constants.CHANGING:
             raise exception.PoolOperationInProgress(aggregate_id=aggregate_id)
         if agg['hosts']:
@@ -206,14 +240,17 @@ class AggregateManager:
             self.pools.prefixes) or key.startswith(
             constants.PLACEMENT_MIRROR_PREFIX)
 
-    def set_metadata(self, context, aggregate_id, metadata):
-        agg = self._set_metadata_in_db(context, aggregate_id, metadata)
+    def set_metadata(self, context, aggregate_id, metadata,
+                     expected_versions=None):
+        agg = self._set_metadata_in_db(context, aggregate_id, metadata,
+                                       expected_versions)
         self.notifier.aggregate(context, 'update_metadata', 'end', agg)
         return agg
 
     @db.transaction
-    def _set_metadata_in_db(self, context, aggregate_id, metadata):
-        agg = db.lock_aggregate(context, aggregate_id)
+    def _set_metadata_in_db(self, context, aggregate_id, metadata,
+                            expected_versions):
+        agg = db.lock_aggregate(context, aggregate_id, expected_versions)
         for key in sorted(metadata):
             if self._is_reserved(key):
                 raise exception.ReservedMetadataKey(key=key)
@@ -284,20 +321,23 @@ class AggregateManager:
 
     # -- membership -----------------------------------------------------------
 
-    def add_host(self, context, aggregate_id, host, in_service_only=True):
+    def add_host(self, context, aggregate_id, host, in_service_only=True,
+                 expected_versions=None):
         """Add ``host``; ``in_service_only=False`` lets a disabled or
         in-maintenance host join (crash recovery forming a recorded pool
         again, whose members keep their status)."""
         self.inventory.check_known(context, host)
         providers = self.placement.providers([host])
         agg, operation = self._add_host_begin(context, aggregate_id, host,
-                                              in_service_only)
+                                              in_service_only,
+                                              expected_versions)
         return self._membership_changed(context, 'add_host', agg, operation,
                                         host, providers)
 
     @db.transaction
-    def _add_host_begin(self, context, aggregate_id, host, in_service_only):
-        agg = db.lock_aggregate(context, aggregate_id)
+    def _add_host_begin(self, context, aggregate_id, host, in_service_only,
+                        expected_versions):
+        agg = db.lock_aggregate(context, aggregate_id, expected_versions)
         host_row = db.lock_hosts(context, [host])[host]
         if host in agg['hosts']:
             raise exception.AggregateHostExists(aggregate_id=aggregate_id,
@@ -325,15 +365,18 @@ class AggregateManager:
         return agg, self._begin(context, agg, pool_operation.ADD_HOST,
                                 host_row)
 
-    def remove_host(self, context, aggregate_id, host):
+    def remove_host(self, context, aggregate_id, host,
+                    expected_versions=None):
         providers = self.placement.providers([host])
-        agg, operation = self._remove_host_begin(context, aggregate_id, host)
+        agg, operation = self._remove_host_begin(context, aggregate_id, host,
+                                                 expected_versions)
         return self._membership_changed(context, 'remove_host', agg,
                                         operation, host, providers)
 
     @db.transaction
-    def _remove_host_begin(self, context, aggregate_id, host):
-        agg = db.lock_aggregate(context, aggregate_id)
+    def _remove_host_begin(self, context, aggregate_id, host,
+                           expected_versions):
+        agg = db.lock_aggregate(context, aggregate_id, expected_versions)
         host_row = db.lock_hosts(context, [host])[host]
         if host not in agg['hosts']:
             raise exception.AggregateHostNotFound(aggregate_id=aggregate_id,

@@ -23,7 +23,8 @@ LOG = logging.getLogger(__name__)
 FAULT_NAMES = {
     400: 'badRequest', 401: 'unauthorized', 403: 'forbidden',
     404: 'itemNotFound', 405: 'badMethod', 406: 'notAcceptable',
-    408: 'requestTimeout', 409: 'conflictingRequest', 413: 'overLimit',
+    408: 'requestTimeout', 409: 'conflictingRequest',
+    412: 'preconditionFailed', 413: 'overLimit',
     415: 'badMediaType',
     502: 'computeFault', 503: 'serviceUnavailable', 504: 'computeFault',
 }
@@ -38,6 +39,7 @@ STATUS_BY_CATEGORY = (
     (exception.Forbidden, 403),
     (exception.NotFound, 404),
     (exception.Conflict, 409),
+    (exception.PreconditionFailed, 412),
 )
 
 XML_NAMESPACE = 'http://docs.openstack.org/compute/api/v1.1'

@@ -47,14 +47,28 @@ def xml_response(body, status=200):
                           content_type='application/xml', charset='UTF-8')
 
 
+class WithHeaders:
+    """What a handler returns for a body sent with headers of its own."""
+
+    __slots__ = ('body', 'headers')
+
+    def __init__(self, body, headers):
+        self.body = body
+        self.headers = headers
+
+
 def render(req, result):
     """The response for what a handler returned: ``None`` is an empty 200,
     a response goes out as it is, data is JSON, or the 2012 XML when
-    ``req.wants_xml``."""
+    ``req.wants_xml``; ``WithHeaders`` adds its headers."""
     if result is None:
         return empty_response()
     if isinstance(result, webob.Response):
         return result
+    if isinstance(result, WithHeaders):
+        response = render(req, result.body)
+        response.headers.update(result.headers)
+        return response
     if req.wants_xml:
         (root_name, body), = result.items()
         return xml_response(xml_document(root_name, body))

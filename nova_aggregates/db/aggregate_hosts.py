@@ -5,6 +5,7 @@ from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
 from nova_aggregates import constants
+from nova_aggregates.db import changes
 from nova_aggregates.db import engine
 from nova_aggregates.db.models import aggregate_hosts
 from nova_aggregates.db.models import aggregate_metadata
@@ -26,16 +27,22 @@ def aggregate_host_add(context, aggregate_id, host):
     except db_exc.DBDuplicateEntry:
         raise exception.AggregateHostExists(aggregate_id=aggregate_id,
                                             host=host)
+    changes.note_change(conn, aggregate_id)
 
 
-@engine.writer
-def aggregate_host_remove(context, aggregate_id, host):
-    conn = context.connection
+def remove_host_row(conn, aggregate_id, host):
+    """Delete the membership row (the same statement for Nova's table)."""
     result = conn.execute(_DELETE, {'aggregate_id': aggregate_id,
                                     'host_name': host})
     if result.rowcount == 0:
         raise exception.AggregateHostNotFound(aggregate_id=aggregate_id,
                                               host=host)
+
+
+@engine.writer
+def aggregate_host_remove(context, aggregate_id, host):
+    remove_host_row(context.connection, aggregate_id, host)
+    changes.note_change(context.connection, aggregate_id)
 
 
 def _host_aggregates_query():

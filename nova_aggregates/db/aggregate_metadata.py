@@ -3,6 +3,7 @@ in ``db/aggregates.py``)."""
 
 import sqlalchemy as sa
 
+from nova_aggregates.db import changes
 from nova_aggregates.db import engine
 from nova_aggregates.db.models import aggregate_metadata
 
@@ -30,3 +31,5 @@ def aggregate_metadata_update(context, aggregate_id, set_items=None,
         conn.execute(_INSERT, [
             {'aggregate_id': aggregate_id, 'key': k, 'value': v}
             for k, v in set_items.items()])
+    if keys:
+        changes.note_change(conn, aggregate_id)

@@ -10,10 +10,31 @@ aggregates, hosts or keys, built once with bind parameters (building a
 statement per call costs several times more than running it).
 """
 
+import hashlib
+import json
+
 import sqlalchemy as sa
 
 from nova_aggregates import constants
 from nova_aggregates import exception
+
+
+_CONTENT = ('id', 'uuid', 'name', 'operational_state', 'last_error',
+            'created_at', 'updated_at', 'hosts', 'metadata')
+
+
+def content_version(agg):
+    """A version made of what an aggregate holds, for a store whose rows
+    others change without telling us (Nova's): equal for equal content."""
+    text = json.dumps([agg[key] for key in _CONTENT], default=str,
+                      sort_keys=True, separators=(',', ':'))
+    return hashlib.blake2b(text.encode('utf-8'), digest_size=8).hexdigest()
+
+
+def list_version(versions):
+    """The version of a list made of its aggregates' versions."""
+    return hashlib.blake2b(' '.join(versions).encode('ascii'),
+                           digest_size=8).hexdigest()
 
 
 def _children_query(hosts_table, metadata_table, where_hosts=None,

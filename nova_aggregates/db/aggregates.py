@@ -6,6 +6,10 @@ Reads cost two statements whatever the number of aggregates, hosts or keys
 parameters: building a statement per call costs several times more than
 running it.  Columns to SET come from the parameters given at execution.
 
+Versions (conditional requests, ``changes``): an aggregate's is its
+generation, the list's the change counter; every write here notes its
+change.
+
 Locking, the same way on every backend: a write transaction starts with an
 UPDATE of the rows it depends on (``lock_aggregate`` here,
 ``compute_hosts.lock_hosts``).  That takes row locks on PostgreSQL and MySQL
@@ -21,6 +25,7 @@ import sqlalchemy as sa
 
 from nova_aggregates import constants
 from nova_aggregates.db import aggregate_reads
+from nova_aggregates.db import changes
 from nova_aggregates.db import engine
 from nova_aggregates.db.models import aggregate_hosts
 from nova_aggregates.db.models import aggregate_metadata
@@ -34,7 +39,7 @@ _COLUMNS = (
     aggregates.c.operational_state, aggregates.c.last_error,
     aggregates.c.pending_host, aggregates.c.task_owner,
     aggregates.c.task_started_at, aggregates.c.created_at,
-    aggregates.c.updated_at)
+    aggregates.c.updated_at, aggregates.c.generation)
 _KEYS = tuple(column.key for column in _COLUMNS)
 
 _LIST = sa.select(*_COLUMNS).order_by(aggregates.c.id)
@@ -48,6 +53,9 @@ _IN_STATE = sa.select(*_COLUMNS).where(
 _READS = aggregate_reads.AggregateReads(
     _KEYS, aggregate_hosts, aggregate_metadata)
 
+_GENERATION = sa.select(aggregates.c.generation).where(
+    aggregates.c.id == sa.bindparam('aggregate_id'))
+
 
 @engine.reader
 def aggregate_get_all(context):
@@ -57,6 +65,37 @@ def aggregate_get_all(context):
     one saw; the list never fails because of it.
     """
     return _READS.all(context.connection, _LIST)
+
+
+@engine.reader
+def aggregate_list(context):
+    """``(version, aggregates)``: the change counter, read first (so the
+    list is at least as new as the version: a version never stands for
+    an older list), and all aggregates as ``aggregate_get_all``."""
+    conn = context.connection
+    version = str(conn.execute(changes.COUNTER).scalar_one())
+    return version, _READS.all(conn, _LIST)
+
+
+@engine.reader
+def aggregates_version(context):
+    """The version of the aggregate list (one read of one row)."""
+    return str(context.connection.execute(changes.COUNTER).scalar_one())
+
+
+@engine.reader
+def aggregate_version(context, aggregate_id):
+    """The version of one aggregate (one read by primary key)."""
+    generation = context.connection.execute(
+        _GENERATION, {'aggregate_id': aggregate_id}).scalar()
+    if generation is None:
+        raise exception.AggregateNotFound(aggregate_id=aggregate_id)
+    return str(generation)
+
+
+def version_of(agg):
+    """The version of an aggregate as read: its generation."""
+    return str(agg['generation'])
 
 
 @engine.reader
@@ -77,12 +116,15 @@ _INSERT = aggregates.insert()
 _INSERT_METADATA = aggregate_metadata.insert()
 _THIS_AGGREGATE = aggregates.c.id == sa.bindparam('aggregate_id')
 _UPDATE = aggregates.update().where(_THIS_AGGREGATE)
+_LOCK = aggregates.update().where(_THIS_AGGREGATE).values(
+    generation=aggregates.c.generation + 1)
+_LOCK_IF_VERSION = _LOCK.where(aggregates.c.generation.in_(
+    sa.bindparam('versions', expanding=True)))
 _UPDATE_IN_STATE = aggregates.update().where(_THIS_AGGREGATE).where(
     aggregates.c.operational_state.in_(
         sa.bindparam('expected', expanding=True)))
+# Its hosts and metadata go with it (ON DELETE CASCADE).
 _DELETE = aggregates.delete().where(_THIS_AGGREGATE)
-_DELETE_METADATA = aggregate_metadata.delete().where(
-    aggregate_metadata.c.aggregate_id == sa.bindparam('aggregate_id'))
 
 
 @engine.writer
@@ -99,6 +141,8 @@ def aggregate_create(context, name, metadata=None, uuid=None):
                                       'created_at')}).inserted_primary_key[0]
     except db_exc.DBDuplicateEntry:
         raise exception.AggregateNameExists(name=name)
+    agg['generation'] = 1
+    changes.note_change(conn, agg['id'], bumped=True)
     metadata = dict(metadata or {})
     if metadata:
         conn.execute(_INSERT_METADATA, [
@@ -110,14 +154,30 @@ def aggregate_create(context, name, metadata=None, uuid=None):
 
 
 @engine.writer
-def lock_aggregate(context, aggregate_id):
-    """Lock the aggregate row, stamp ``updated_at`` (every mutation sets it)
-    and return the aggregate as it is inside this transaction."""
+def lock_aggregate(context, aggregate_id, expected_versions=None):
+    """Lock the aggregate row, stamp ``updated_at`` and raise its generation
+    (every mutation does both) and return the aggregate as it is inside
+    this transaction.
+
+    ``expected_versions``: the versions the caller read (an If-Match); the
+    lock is taken only while the aggregate still has one of them, in the
+    same statement, else AggregateVersionMismatch."""
     conn = context.connection
-    result = conn.execute(_UPDATE, {'aggregate_id': aggregate_id,
-                                    'updated_at': engine.now()})
+    parameters = {'aggregate_id': aggregate_id, 'updated_at': engine.now()}
+    if expected_versions is None:
+        result = conn.execute(_LOCK, parameters)
+    else:
+        parameters['versions'] = [
+            int(v) for v in expected_versions if v.isdigit() and len(v) < 19]
+        result = conn.execute(_LOCK_IF_VERSION, parameters)
     if result.rowcount == 0:
+        if expected_versions is not None and conn.execute(
+                _GENERATION, {'aggregate_id': aggregate_id}).scalar() \
+                is not None:
+            raise exception.AggregateVersionMismatch(
+                aggregate_id=aggregate_id)
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
+    changes.note_change(conn, aggregate_id, bumped=True)
     return aggregate_get(context, aggregate_id)
 
 
@@ -132,6 +192,7 @@ def aggregate_update(context, aggregate_id, **values):
         raise exception.AggregateNameExists(name=values.get('name'))
     if result.rowcount == 0:
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
+    changes.note_change(conn, aggregate_id)
 
 
 @engine.writer
@@ -142,13 +203,16 @@ def aggregate_compare_and_set_state(context, aggregate_id, expected, **values):
     values.setdefault('updated_at', engine.now())
     result = conn.execute(_UPDATE_IN_STATE, dict(
         values, aggregate_id=aggregate_id, expected=list(expected)))
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    changes.note_change(conn, aggregate_id)
+    return True
 
 
 @engine.writer
 def aggregate_delete(context, aggregate_id):
     conn = context.connection
-    conn.execute(_DELETE_METADATA, {'aggregate_id': aggregate_id})
     result = conn.execute(_DELETE, {'aggregate_id': aggregate_id})
     if result.rowcount == 0:
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
+    changes.note_change(conn, aggregate_id, bumped=True)

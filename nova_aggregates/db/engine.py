@@ -13,6 +13,8 @@ the enginefacade with SQLAlchemy's public pool and event API:
 
 * MySQL/MariaDB: READ COMMITTED, as on PostgreSQL, and utf8mb4;
 * file-based SQLite: a QueuePool instead of oslo.db's NullPool, and WAL;
+* every backend: the change counter of conditional requests goes up when a
+  transaction that changed aggregates commits (``changes``);
 * PostgreSQL: the libpq 14+ wording of "cannot connect" is a
   DBConnectionError, as older wordings already are.
 """
@@ -28,6 +30,7 @@ from oslo_db.sqlalchemy import exc_filters
 import sqlalchemy as sa
 
 from nova_aggregates.conf import database as db_conf
+from nova_aggregates.db import changes
 
 context_manager = enginefacade.transaction_context()
 
@@ -119,6 +122,7 @@ def ping(context):
 
 
 def _tune_engine(engine):
+    changes.listen(engine)
     if engine.dialect.name in ('mysql', 'mariadb'):
         _mysql_read_committed(engine)
     elif engine.dialect.name == 'sqlite' and engine.url.database and \

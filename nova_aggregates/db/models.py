@@ -84,6 +84,21 @@ class Aggregate(Base):
     task_started_at = sa.Column(_timestamp(), nullable=True)
     created_at = sa.Column(_timestamp(), nullable=False)
     updated_at = sa.Column(_timestamp(), nullable=True)
+    # Goes up with every change to what the aggregate shows (its row, hosts
+    # or metadata), once per transaction: the ETag of the aggregate.
+    generation = sa.Column(sa.Integer, nullable=False, default=1,
+                           server_default='1')
+
+
+class AggregateChanges(Base):
+    """One row: a counter that goes up once per transaction changing any
+    aggregate (created, changed or deleted), bumped at commit: the ETag of
+    the aggregate list."""
+    __tablename__ = 'aggregate_changes'
+    __table_args__ = (_TABLE_ARGS,)
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=False)
+    counter = sa.Column(sa.BigInteger, nullable=False)
 
 
 class AggregateHost(Base):
@@ -256,6 +271,7 @@ taskflow_tables = taskflow_schema.fetch(Base.metadata)
 
 # The tables, for the SQLAlchemy Core statements of the query modules.
 aggregates = Aggregate.__table__
+aggregate_changes = AggregateChanges.__table__
 aggregate_hosts = AggregateHost.__table__
 aggregate_metadata = AggregateMetadata.__table__
 compute_hosts = ComputeHost.__table__

@@ -258,7 +258,8 @@ class TestAPISamples(base.APITestCase):
         if os.path.exists(sample_path(request_file)):
             body = bindings.substitute(read_sample(request_file))
         headers = {'Host': HOST}
-        headers.update(step.get('headers', {}))
+        headers.update((name, bindings.substitute(value))
+                       for name, value in step.get('headers', {}).items())
         response = self.api.request(
             step['method'], bindings.substitute(step['path']), body,
             token=step.get('token', ADMIN_TOKEN), headers=headers,

@@ -26,6 +26,8 @@ KINDS = {
     'timestamp': (r'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}'
                   r'\.[0-9]{6}', None),
     'request_id': ('req-' + _UUID, None),
+    # An ETag header, quotes included: "<version>-<representation>".
+    'etag': ('"[0-9a-f]{1,19}-[a-z]"', None),
     'text': ('.*', None),
 }
 PLACEHOLDER = re.compile(

@@ -3,11 +3,13 @@ AggregateManager and render; rules live in the manager."""
 
 import re
 
+from nova_aggregates.api import conditional
 from nova_aggregates.api import extension_framework
 from nova_aggregates.api import faults
 from nova_aggregates.api.schemas import aggregates as schemas
 from nova_aggregates.api import validation
 from nova_aggregates.api.views import aggregates as views
+from nova_aggregates.api import wsgi
 from nova_aggregates import policy
 from nova_aggregates.policies import aggregates as aggregate_rules
 
@@ -32,6 +34,10 @@ def _validate(schema, body):
     validation.validate(schema, body, schemas.format_checker)
 
 
+def _tagged(req, body, version):
+    return wsgi.WithHeaders(body, {'ETag': conditional.etag(req, version)})
+
+
 class AggregatesController:
 
     def __init__(self, manager):
@@ -53,12 +59,20 @@ class AggregatesController:
 
     def index(self, req):
         policy.authorize(req.context, aggregate_rules.PREFIX % 'index')
+        if conditional.wants_not_modified(req):
+            # One read of one row, where the store can tell.
+            unchanged = conditional.not_modified(
+                req, self.manager.aggregates_version(req.context))
+            if unchanged is not None:
+                return unchanged
         # Our server-side filters; other query keys are ignored, as Nova
         # up to microversion 2.101 ignores them.
-        listed = self.manager.list_aggregates(
+        version, listed = self.manager.list_aggregates_versioned(
             req.context, host=req.GET.get('host'),
             availability_zone=req.GET.get('availability_zone'))
-        return {'aggregates': [views.aggregate(req, agg) for agg in listed]}
+        return conditional.not_modified(req, version) or _tagged(
+            req, {'aggregates': [views.aggregate(req, agg)
+                                 for agg in listed]}, version)
 
     def create(self, req, body):
         policy.authorize(req.context, aggregate_rules.PREFIX % 'create')
@@ -66,26 +80,39 @@ class AggregatesController:
         values = body['aggregate']
         agg = self.manager.create_aggregate(
             req.context, values['name'], values.get('availability_zone'))
-        return {'aggregate': views.aggregate(req, agg, members=False)}
+        return _tagged(req, {'aggregate': views.aggregate(
+            req, agg, members=False)}, agg['version'])
 
     def show(self, req, id):
         policy.authorize(req.context, aggregate_rules.PREFIX % 'show')
-        agg = self.manager.get_aggregate(req.context,
-                                         self._aggregate_id(req, id))
-        return {'aggregate': views.aggregate(req, agg)}
+        aggregate_id = self._aggregate_id(req, id)
+        if conditional.wants_not_modified(req):
+            # One read by primary key, where the store can tell.
+            unchanged = conditional.not_modified(
+                req, self.manager.aggregate_version(req.context,
+                                                    aggregate_id))
+            if unchanged is not None:
+                return unchanged
+        agg = self.manager.get_aggregate(req.context, aggregate_id)
+        return conditional.not_modified(req, agg['version']) or _tagged(
+            req, {'aggregate': views.aggregate(req, agg)}, agg['version'])
 
     def update(self, req, id, body):
         policy.authorize(req.context, aggregate_rules.PREFIX % 'update')
         aggregate_id = self._aggregate_id(req, id)
         _validate(schemas.UPDATE, body)
-        agg = self.manager.update_aggregate(req.context, aggregate_id,
-                                            **body['aggregate'])
-        return {'aggregate': views.aggregate(req, agg)}
+        agg = self.manager.update_aggregate(
+            req.context, aggregate_id,
+            expected_versions=conditional.expected_versions(req),
+            **body['aggregate'])
+        return _tagged(req, {'aggregate': views.aggregate(req, agg)},
+                       agg['version'])
 
     def delete(self, req, id):
         policy.authorize(req.context, aggregate_rules.PREFIX % 'delete')
-        self.manager.delete_aggregate(req.context,
-                                      self._aggregate_id(req, id))
+        self.manager.delete_aggregate(
+            req.context, self._aggregate_id(req, id),
+            expected_versions=conditional.expected_versions(req))
 
     def action(self, req, id, body):
         if not isinstance(body, dict) or len(body) != 1:
@@ -100,16 +127,21 @@ class AggregatesController:
         policy.authorize(req.context, aggregate_rules.PREFIX % name)
         aggregate_id = self._aggregate_id(req, id)
         _validate(_ACTIONS[name], body)
+        expected = conditional.expected_versions(req)
         if name == 'add_host':
             agg = self.manager.add_host(req.context, aggregate_id,
-                                        body[name]['host'])
+                                        body[name]['host'],
+                                        expected_versions=expected)
         elif name == 'remove_host':
             agg = self.manager.remove_host(req.context, aggregate_id,
-                                           body[name]['host'])
+                                           body[name]['host'],
+                                           expected_versions=expected)
         else:
             agg = self.manager.set_metadata(req.context, aggregate_id,
-                                            body[name]['metadata'])
-        return {'aggregate': views.aggregate(req, agg)}
+                                            body[name]['metadata'],
+                                            expected_versions=expected)
+        return _tagged(req, {'aggregate': views.aggregate(req, agg)},
+                       agg['version'])
 
 
 class Aggregates(extension_framework.ExtensionDescriptor):

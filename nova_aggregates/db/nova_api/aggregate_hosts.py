@@ -20,9 +20,12 @@ from nova_aggregates import exception
 
 _INSERT = aggregate_hosts.insert()
 
-# Nova's table has the own store's name and columns: the own statement
-# removes a host from it as well.
-aggregate_host_remove = own_hosts.aggregate_host_remove
+
+@engine.writer
+def aggregate_host_remove(context, aggregate_id, host):
+    # Nova's table has the own store's name and columns: the own statement
+    # removes a host from it as well.
+    own_hosts.remove_host_row(context.connection, aggregate_id, host)
 
 
 @engine.writer

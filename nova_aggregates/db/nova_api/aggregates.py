@@ -45,9 +45,9 @@ _COLUMNS = (
     aggregate_state.c.operational_state, aggregate_state.c.last_error,
     aggregate_state.c.pending_host, aggregate_state.c.task_owner,
     aggregate_state.c.task_started_at, aggregates.c.created_at,
-    aggregates.c.updated_at)
+    aggregates.c.updated_at, sa.null().label('generation'))
 _KEYS = ('id', 'uuid', 'name') + models.STATE_COLUMNS + (
-    'created_at', 'updated_at')
+    'created_at', 'updated_at', 'generation')
 
 #: The state of an aggregate without a state row, in SQL (for the reads
 #: that filter on state; the others derive it from the hosts they read).
@@ -74,6 +74,29 @@ def aggregate_get_all(context):
 
 
 @engine.reader
+def aggregate_list(context):
+    """``(version, aggregates)``: all aggregates and a version made of
+    their content (Nova changes these tables without a counter of ours)."""
+    listed = _READS.all(context.connection, _LIST)
+    return aggregate_reads.list_version(
+        [version_of(agg) for agg in listed]), listed
+
+
+def aggregates_version(context):
+    """None: only reading the whole list tells its version."""
+    return None
+
+
+def aggregate_version(context, aggregate_id):
+    """None: only reading the whole aggregate tells its version."""
+    return None
+
+
+#: Nova's rows carry no generation: the version is their content's.
+version_of = aggregate_reads.content_version
+
+
+@engine.reader
 def aggregate_get(context, aggregate_id):
     return _READS.one(context.connection, _GET, aggregate_id)
 
@@ -92,6 +115,9 @@ _INSERT_METADATA = aggregate_metadata.insert()
 _THIS_AGGREGATE = aggregates.c.id == sa.bindparam('aggregate_id')
 #: Locks Nova's row, sets what is given (name, updated_at).
 _UPDATE = aggregates.update().where(_THIS_AGGREGATE)
+#: Locks Nova's row and changes nothing.
+_LOCK_ONLY = aggregates.update().where(_THIS_AGGREGATE).values(
+    updated_at=aggregates.c.updated_at)
 _DELETE = aggregates.delete().where(_THIS_AGGREGATE)
 _DELETE_HOSTS = aggregate_hosts.delete().where(
     aggregate_hosts.c.aggregate_id == sa.bindparam('aggregate_id'))
@@ -181,7 +207,7 @@ def aggregate_create(context, name, metadata=None, uuid=None):
            'operational_state': constants.CREATED, 'last_error': None,
            'pending_host': None, 'task_owner': None,
            'task_started_at': None, 'created_at': _now(conn),
-           'updated_at': None}
+           'updated_at': None, 'generation': None}
     metadata = dict(metadata or {})
     with models.nova_strings():
         try:
@@ -200,16 +226,31 @@ def aggregate_create(context, name, metadata=None, uuid=None):
 
 
 @engine.writer
-def lock_aggregate(context, aggregate_id):
+def lock_aggregate(context, aggregate_id, expected_versions=None):
     """Lock Nova's row of the aggregate, stamp ``updated_at`` (every
     mutation sets it) and return the aggregate as it is inside this
-    transaction."""
+    transaction.
+
+    ``expected_versions`` (an If-Match): the aggregate is locked first
+    without a change and read, and stamped only if its content still has
+    one of those versions, else AggregateVersionMismatch."""
     conn = context.connection
-    result = conn.execute(_UPDATE, {'aggregate_id': aggregate_id,
-                                    'updated_at': _now(conn)})
+    now = _now(conn)
+    if expected_versions is None:
+        result = conn.execute(_UPDATE, {'aggregate_id': aggregate_id,
+                                        'updated_at': now})
+        if result.rowcount == 0:
+            raise exception.AggregateNotFound(aggregate_id=aggregate_id)
+        return aggregate_get(context, aggregate_id)
+    result = conn.execute(_LOCK_ONLY, {'aggregate_id': aggregate_id})
     if result.rowcount == 0:
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
-    return aggregate_get(context, aggregate_id)
+    agg = aggregate_get(context, aggregate_id)
+    if version_of(agg) not in expected_versions:
+        raise exception.AggregateVersionMismatch(aggregate_id=aggregate_id)
+    conn.execute(_UPDATE, {'aggregate_id': aggregate_id, 'updated_at': now})
+    agg['updated_at'] = now
+    return agg
 
 
 @engine.writer

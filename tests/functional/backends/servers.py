@@ -176,21 +176,44 @@ def burst(calls, timeout=60):
     """Send every call at the same moment, one thread each (the server
     side is several processes), and return the responses in order.
 
-    ``calls``: ``(server, method, path, body)`` tuples.  A transport
-    error (connection refused or cut) is returned as the exception.
+    ``calls``: ``(server, method, path, body[, headers])`` tuples.  A
+    transport error (connection refused or cut) is returned as the
+    exception.
     """
     return concurrency.at_once(
         [functools.partial(server.request, method, path, body,
+                           headers=headers[0] if headers else None,
                            timeout=timeout)
-         for server, method, path, body in calls], timeout)
+         for server, method, path, body, *headers in calls], timeout)
 
 
 class BurstMixin:
     """For test cases with ``self.nodes`` (APIServers): ``fire()``."""
 
+    #: For ``start_nodes``: how many servers, of how many workers each.
+    NODES = 2
+    WORKERS = 2
+
+    @classmethod
+    def start_nodes(cls):
+        """In ``set_up_class``: migrate ``cls.database`` and start NODES
+        servers of WORKERS workers on it (``cls.nodes``)."""
+        cls.database.migrate()
+        cls.nodes = [cls.use_class_fixture(APIServer(
+            cls.database.url, workers=cls.WORKERS, name='node%d' % n))
+            for n in range(cls.NODES)]
+
+    def attach_node_logs(self):
+        """The end of each node's log goes with a failing test."""
+        for node in self.nodes:
+            self.addOnException(lambda exc_info, node=node: self.addDetail(
+                node.name + '-log', testtools.content.text_content(
+                    node.output()[-30000:])))
+
     def fire(self, requests):
-        """``(method, path, body)`` each, spread over the nodes in turn and
-        sent at once; none may fail in transport or answer 5xx."""
+        """``(method, path, body[, headers])`` each, spread over the nodes
+        in turn and sent at once; none may fail in transport or answer
+        5xx."""
         calls = [(self.nodes[i % len(self.nodes)],) + tuple(request)
                  for i, request in enumerate(requests)]
         results = burst(calls)

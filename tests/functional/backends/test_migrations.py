@@ -16,6 +16,7 @@ from tests.functional import backends
 TABLES = {'aggregates', 'aggregate_hosts', 'aggregate_metadata',
           'compute_hosts', 'guest_origins', 'rolling_maintenance_tasks',
           'rolling_maintenance_hosts', 'placement_mirror_steps',
+          'aggregate_changes',
           # TaskFlow's persistence tables (db/migrations/rolling_maintenance)
           'logbooks', 'flowdetails', 'atomdetails'}
 EXACT_COLUMNS = (('compute_hosts', 'name'), ('guest_origins', 'origin'),
@@ -101,6 +102,12 @@ class MigrationTests:
                 sa.select(meta.c.key, meta.c.value))])
             self.assertEqual(now, conn.execute(
                 sa.select(aggs.c.created_at)).scalar())
+            # 0008: an existing aggregate starts at generation 1, the
+            # change counter at 1.
+            self.assertEqual(1, conn.execute(sa.text(
+                'SELECT generation FROM aggregates')).scalar_one())
+            self.assertEqual([(1, 1)], [tuple(r) for r in conn.execute(
+                sa.text('SELECT id, counter FROM aggregate_changes'))])
         # The foreign key still holds after the upgrade.
         with self.engine.connect() as conn:
             if self.BACKEND == backends.SQLITE:

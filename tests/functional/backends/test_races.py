@@ -31,19 +31,16 @@ class RaceTests(servers.BurstMixin, backends.ServiceDatabaseMixin):
     """The servers and the database are the class's; each test uses names
     and hosts of its own."""
 
+    NODES = NODES
+    WORKERS = WORKERS
+
     @classmethod
     def set_up_class(cls):
-        cls.database.migrate()
-        cls.nodes = [cls.use_class_fixture(servers.APIServer(
-            cls.database.url, workers=WORKERS, name='node%d' % n))
-            for n in range(NODES)]
+        cls.start_nodes()
 
     def setUp(self):
         super().setUp()
-        for node in self.nodes:
-            self.addOnException(lambda exc_info, node=node: self.addDetail(
-                node.name + '-log', testtools.content.text_content(
-                    node.output()[-30000:])))
+        self.attach_node_logs()
         self.use_service()
         self.ctx = context.get_admin_context()
         self.manager = service.get_services().aggregates

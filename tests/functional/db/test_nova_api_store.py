@@ -41,7 +41,8 @@ OUR_HEAD = 'n0004'
 TASKFLOW_TABLES = ('logbooks', 'flowdetails', 'atomdetails')
 AGGREGATE_KEYS = {'id', 'uuid', 'name', 'operational_state', 'last_error',
                   'pending_host', 'task_owner', 'task_started_at',
-                  'created_at', 'updated_at', 'hosts', 'metadata'}
+                  'created_at', 'updated_at', 'generation', 'hosts',
+                  'metadata'}
 
 
 class NovaAPIDatabaseFixture(na_fixtures.DatabaseFixture):

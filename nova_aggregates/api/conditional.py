@@ -1,0 +1,86 @@
+"""Conditional requests on aggregates (RFC 9110, section 13), beyond Nova.
+
+Show and list send an ``ETag``: the version of what they show (the
+manager's, which changes whenever anything they show does, on every backend
+and across processes) and the representation it is shown in, since one
+version renders differently per surface, microversion and format:
+``"<version>-<variant>"``.  Changes answer with the ETag of the aggregate
+they leave.
+
+* ``If-None-Match`` on show and list: 304, no body, when a tag matches
+  (weak comparison, ``*`` matches any).
+* ``If-Match`` on update, delete and the actions: the change is made only
+  while the aggregate still has a version named (strong comparison, any
+  representation of it: a tag read on one surface is good on the other);
+  412 otherwise; ``*`` asks only that the aggregate exist.
+
+A request with neither header is served as without this module.
+"""
+
+import webob
+
+from nova_aggregates.api import microversion
+
+#: Parsed If-Match / If-None-Match: ``*``.
+ANY = object()
+
+
+def _variant(req):
+    if req.is_legacy():
+        return 'x' if req.wants_xml else 'l'
+    return 'u' if req.api_version >= microversion.UUID_IN_AGGREGATES else 'v'
+
+
+def etag(req, version):
+    """The ETag of ``version`` as ``req`` is answered."""
+    return '"%s-%s"' % (version, _variant(req))
+
+
+def _entity_tags(header):
+    """The entity tags of an If-Match/If-None-Match header: ANY, or a list
+    of ``(weak, opaque-tag)``; what is not a tag is skipped."""
+    if header.strip() == '*':
+        return ANY
+    tags = []
+    for item in header.split(','):
+        item = item.strip()
+        weak = item.startswith('W/')
+        if weak:
+            item = item[2:]
+        if len(item) >= 2 and item[0] == item[-1] == '"':
+            tags.append((weak, item[1:-1]))
+    return tags
+
+
+def wants_not_modified(req):
+    return 'If-None-Match' in req.headers
+
+
+def not_modified(req, version):
+    """The 304 answer if ``req``'s If-None-Match names ``version`` in this
+    representation, else None (also when ``version`` is None: not known
+    without reading)."""
+    header = req.headers.get('If-None-Match')
+    if header is None or version is None:
+        return None
+    tags = _entity_tags(header)
+    tag = etag(req, version)
+    if tags is not ANY and tag[1:-1] not in [opaque for _, opaque in tags]:
+        return None
+    response = webob.Response(status=304, content_type=None)
+    response.headers['ETag'] = tag
+    return response
+
+
+def expected_versions(req):
+    """The versions an If-Match names (a tuple, maybe empty: then nothing
+    matches), or None without one or for ``*``."""
+    header = req.headers.get('If-Match')
+    if header is None:
+        return None
+    tags = _entity_tags(header)
+    if tags is ANY:
+        return None
+    # Strong comparison: a weak tag never matches.
+    return tuple(opaque.rsplit('-', 1)[0] for weak, opaque in tags
+                 if not weak and '-' in opaque)
