@@ -1,9 +1,11 @@
 """The floor: a bare "hello" WSGI application served exactly like the API.
 
-``python -m benchmarks.hello --config-file F`` runs it under the API's own
-gunicorn setup (``nova_aggregates.cmd.api._Server``: same bind options,
-workers, threads, worker class and keep-alive), so the difference between
-an API operation and this is what the API itself costs.
+``python -m benchmarks.hello --config-file F`` runs it through the API's
+own server code (``nova_aggregates.cmd.api.serve``): the server ``[api]
+server`` selects (gunicorn with our worker, or granian), with the same bind
+options, workers, threads, keep-alive and per-worker start-up, so the
+difference between an API operation and this is what the API itself costs
+under that server.
 """
 
 import sys
@@ -20,18 +22,18 @@ def app(environ, start_response):
     return [BODY]
 
 
-class _HelloServer(api_cmd._Server):
-
-    def load(self):
-        return app
+def load(conf):
+    """What each worker serves instead of the API (module level: a
+    worker that does not inherit the configuration imports it)."""
+    return app
 
 
 def main(argv=None):
-    conf = common.parse_args(sys.argv[1:] if argv is None else argv)
-    print('hello listening on http://%s:%d/' % (conf.api.bind_host,
-                                                conf.api.bind_port),
-          flush=True)
-    _HelloServer(conf).run()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    conf = common.parse_args(argv)
+    print('hello listening on http://%s:%d/ (%s)' % (
+        conf.api.bind_host, conf.api.bind_port, conf.api.server), flush=True)
+    api_cmd.serve(conf, argv, load=load)
     return 0
 
 

@@ -8,8 +8,13 @@ show, set_metadata and delete of our ``nova_aggregates.wsgi:application``
 A measurement to choose a server by (doc/performance.md, "WSGI servers
 compared"); the servers run with plain settings of their own, not
 ``nova-aggregates-api``'s (no request log of ours, default timeouts).
-pyuwsgi and granian are not requirements: ``pip install pyuwsgi granian``
-into the venv first; a missing one is skipped.
+pyuwsgi is not a requirement: ``pip install pyuwsgi`` into the venv
+first; a missing server is skipped.
+
+The last rows are ``nova-aggregates-api`` itself under each ``[api]
+server``, one worker of 8 threads: the hello floor through the same code
+(``benchmarks.hello``), then the API with our whole setup (request log,
+read deadlines and so on).
 """
 
 import argparse
@@ -31,10 +36,27 @@ HEADERS = {'X-Auth-Token': 'admin:admin', 'Content-Type': 'application/json'}
 THREADS = 8
 
 
-def commands(app, port):
+#: ``[api] server`` values measured through nova-aggregates-api's own code.
+OURS = ('gunicorn', 'granian')
+
+
+def ours(server, app, port, tmp, database):
+    """``nova-aggregates-api`` (``app`` ``nova_aggregates.wsgi:application``)
+    or the hello floor through its code, under ``[api] server``."""
+    config = srv.write_config(
+        os.path.join(tmp, '%s-%d.conf' % (server, port)), database, port,
+        threads=THREADS, extra={'api': {'server': server}})
+    if app == 'benchmarks.hello:app':
+        return [sys.executable, '-m', 'benchmarks.hello', '--config-file',
+                config]
+    return [os.path.join(BIN, 'nova-aggregates-api'), '--config-file',
+            config]
+
+
+def commands(app, port, tmp=None, database=None):
     """Each server's command line serving ``app`` on ``port``."""
     bind = '127.0.0.1:%d' % port
-    return {
+    found = {
         'gunicorn (gthread)': [
             os.path.join(BIN, 'gunicorn'), '-b', bind, '-w', '1', '-k',
             'gthread', '--threads', str(THREADS), '--keep-alive', '75', app],
@@ -47,6 +69,10 @@ def commands(app, port):
             '127.0.0.1', '--port', str(port), '--workers', '1',
             '--blocking-threads', str(THREADS), app],
     }
+    for server in OURS:
+        found['nova-aggregates-api %s' % server] = ours(
+            server, app, port, tmp, database) if tmp else [sys.executable]
+    return found
 
 
 class Served:
@@ -130,33 +156,33 @@ def main(argv=None):
     args = parser.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix='servers-bench-')
     try:
+        database = os.path.join(tmp, 'servers.sqlite')
         config = srv.write_config(os.path.join(tmp, 'servers.conf'),
-                                  os.path.join(tmp, 'servers.sqlite'),
-                                  srv.free_port())
+                                  database, srv.free_port())
         srv.prepare_databases([(config, [('host-%d' % i, None)
                                          for i in range(5)],
                                 os.path.join(tmp, 'setup.log'))])
         env = dict(os.environ, NOVA_AGGREGATES_CONFIG_FILES=config,
                    PYTHONPATH=srv.REPO)
         port = srv.free_port()
-        print('server               hello ms   show ms   set_metadata ms  '
-              'delete ms')
+        print('server                        hello ms   show ms   '
+              'set_metadata ms  delete ms')
         for name in commands('x', port):
             if not os.access(commands('x', port)[name][0], os.X_OK):
-                print('%-20s not installed' % name)
+                print('%-29s not installed' % name)
                 continue
-            with Served(commands('benchmarks.hello:app', port)[name], port,
-                        env) as conn:
+            with Served(commands('benchmarks.hello:app', port, tmp,
+                                 database)[name], port, env) as conn:
                 hello = median_ms([call(conn, 'GET', '/')[0]
                                    for _ in range(args.n * 10)])
             port = srv.free_port()
-            with Served(commands('nova_aggregates.wsgi:application',
-                                 port)[name], port, env) as conn:
-                ours = measure_ours(conn, args.n)
+            with Served(commands('nova_aggregates.wsgi:application', port,
+                                 tmp, database)[name], port, env) as conn:
+                measured = measure_ours(conn, args.n)
             port = srv.free_port()
-            print('%-20s %8.3f %9.3f %17.3f %10.3f' % (
-                name, hello, ours['show'], ours['set_metadata'],
-                ours['delete']), flush=True)
+            print('%-29s %8.3f %9.3f %17.3f %10.3f' % (
+                name, hello, measured['show'], measured['set_metadata'],
+                measured['delete']), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -10,6 +10,10 @@ serialized through the database, so any number of workers is safe.  Each
 worker also runs a rolling maintenance task runner (``[maintenance]
 task_runner``; tasks are claimed through coordination locks, so any number
 of runners on any number of nodes is safe).
+
+``[api] server = granian`` runs the same under granian instead
+(nova_aggregates.cmd.granian_server), with the differences its option
+lists.
 """
 
 import gc
@@ -45,9 +49,12 @@ def reconcile(conf):
 
 
 class _Server(gunicorn_base.BaseApplication):
+    """The gunicorn server; ``load(conf)`` builds the application in each
+    worker (default: the API's)."""
 
-    def __init__(self, conf):
+    def __init__(self, conf, load=None):
         self.conf = conf
+        self._load = load or load_app
         super().__init__()
 
     def load_config(self):
@@ -78,13 +85,16 @@ class _Server(gunicorn_base.BaseApplication):
 
     def load(self):
         # Each worker builds its own app, database pool and driver sessions.
-        return load_app(self.conf)
+        return self._load(self.conf)
 
 
-def _post_fork(server, worker):
+# -- what each worker process does, under either server ------------------------
+
+def worker_started(conf):
+    """In a new worker process, before its application is loaded."""
     service.reset()
-    services = service.get_services(server.app.conf)
-    if server.app.conf.maintenance.task_runner:
+    services = service.get_services(conf)
+    if conf.maintenance.task_runner:
         # One rolling maintenance runner per worker process: tasks are
         # claimed through coordination locks, so any number is safe.
         services.task_runner().start()
@@ -94,23 +104,51 @@ def _post_fork(server, worker):
         retrier.start()
 
 
-def _post_worker_init(worker):
-    # The application is loaded: what exists now lives as long as the
-    # worker.  Out of the collector's sight, a full collection no longer
-    # walks it (some 150,000 objects, tens of milliseconds, every few
-    # requests that allocate much: a host matching at 1,000 hosts).
+def worker_app_loaded():
+    """In a worker process, once its application is loaded."""
+    # What exists now lives as long as the worker.  Out of the collector's
+    # sight, a full collection no longer walks it (some 150,000 objects,
+    # tens of milliseconds, every few requests that allocate much: a host
+    # matching at 1,000 hosts).
     gc.freeze()
 
 
-def _worker_exit(server, worker):
+def worker_exiting():
+    """In a worker process that stops."""
     # Runs in progress suspend after their current step (a task left
     # mid-step is taken over once its lease expires, as after a crash).
     service.reset()
 
 
+def _post_fork(server, worker):
+    worker_started(server.app.conf)
+
+
+def _post_worker_init(worker):
+    worker_app_loaded()
+
+
+def _worker_exit(server, worker):
+    worker_exiting()
+
+
+def serve(conf, argv, load=None):
+    """Serve until stopped, under the server ``[api] server`` selects.
+
+    ``argv``: the command line ``conf`` was parsed from (a worker that
+    does not inherit it parses it again); ``load(conf)``: builds the
+    application in each worker (default: the API's)."""
+    if conf.api.server == 'granian':
+        # Imported only when chosen.
+        from nova_aggregates.cmd import granian_server
+        granian_server.serve(conf, argv, load or load_app)
+    else:
+        _Server(conf, load).run()
+
+
 def main(argv=None):
-    conf = common.parse_args(sys.argv[1:] if argv is None else argv,
-                             description=__doc__)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    conf = common.parse_args(argv, description=__doc__)
     # Development only (make serve): None unless configured.
     fleet = devserver.start_embedded_simulator(conf)
     reconcile(conf)
@@ -119,7 +157,7 @@ def main(argv=None):
     print('nova-aggregates-api listening on http://%s:%d/' % (
         conf.api.bind_host, conf.api.bind_port), flush=True)
     try:
-        _Server(conf).run()
+        serve(conf, argv)
     finally:
         if fleet is not None:
             fleet.stop()

@@ -33,10 +33,32 @@ api_opts = [
                        help='Address the API server listens on.'),
     cfg.PortOpt('bind_port', default=8774,
                 help='Port the API server listens on.'),
+    cfg.StrOpt('server', default='gunicorn',
+               choices=[('gunicorn', 'gunicorn with our hardened threaded '
+                         'worker (nova_aggregates.cmd.worker): read '
+                         'deadlines for headers and bodies, send timeout, '
+                         'lingering close after a refused body.'),
+                        ('granian', 'granian (Rust HTTP/1.1 server, WSGI '
+                         'interface, embedded): about half the per-request '
+                         'cost of gunicorn. Headers are read by granian '
+                         'within client_socket_timeout; a request body is '
+                         'read by its request thread with '
+                         'client_body_timeout checked between reads only, '
+                         'there is no send timeout and no lingering '
+                         'close.')],
+               help='The HTTP server nova-aggregates-api runs the '
+                    'application under. Both run [api] workers processes '
+                    'of [api] threads request threads, keep connections '
+                    'alive, start the per-process maintenance task runner '
+                    'and Placement retrier in each worker, and stop '
+                    'promptly on SIGTERM and SIGINT. See the choices for '
+                    'how they treat slow clients.'),
     cfg.IntOpt('workers', default=1, min=1,
                help='Number of API worker processes.'),
     cfg.IntOpt('threads', default=8, min=1,
-               help='Request threads per worker process.'),
+               help='Request threads per worker process (under granian: '
+                    'its blocking threads, the threads that run the '
+                    'application, started on demand).'),
     cfg.StrOpt('auth_strategy', default='noauth2',
                choices=[('noauth2', 'X-Auth-Token "user:project"; user '
                          '"admin" is an administrator. For testing and '
@@ -94,7 +116,13 @@ api_opts = [
                       'them is disconnected) and as the timeout of each '
                       'send of a response to a client that does not read '
                       'it. Idle keep-alive connections hold no thread and '
-                      'are closed after 5 seconds. 0 means no limit.'),
+                      'are closed after 5 seconds. 0 means no limit. Under '
+                      '[api] server = granian it is granian\'s HTTP/1 '
+                      'header read timeout (http1_header_read_timeout, '
+                      'in milliseconds, 1 to 60000: at most 60 seconds, '
+                      'and 0 means 60), which also closes idle keep-alive '
+                      'connections (after this long, not 5 seconds); '
+                      'there is no send timeout.'),
     cfg.IntOpt('max_aggregate_metadata_items', default=128, min=1,
                help='Largest number of metadata keys one aggregate may '
                     'hold.'),

@@ -72,11 +72,15 @@ class _Trickle(threading.Thread):
 
 
 class BodyLimitTests(testtools.TestCase):
+    """Under ``[api] server = gunicorn`` (our worker)."""
+
+    SERVER = 'gunicorn'
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.server = srv.APIServerFixture(driver='fake', sections={'api': {
+            'server': cls.SERVER,
             'client_body_timeout': DEADLINE,
             'client_socket_timeout': DEADLINE,
         }})
@@ -351,4 +355,78 @@ class BodyLimitTests(testtools.TestCase):
         answer = wire.read_answer(sock, timeout=10)
         self.assertEqual(200, answer.status, answer)
         self.assertEqual(wire.EOF, answer.ended)
+        self.assertServing()
+
+
+class GranianBodyLimitTests(BodyLimitTests):
+    """Under ``[api] server = granian``: the same, but for bodies that come
+    slowly.
+
+    granian reads request heads itself (``client_socket_timeout`` is its
+    header read timeout, no thread is taken); the body is read by the
+    request thread in ``BodySizeLimit``, with granian's blocking read: it
+    returns once all it was asked for has arrived (a body within the limit
+    is asked for whole) or the client closes.  ``client_body_timeout`` is
+    then checked between reads only, so a client that trickles or stalls
+    its body holds its request thread, with no answer, for as long as it
+    keeps the connection open.  In front of granian, a proxy that buffers
+    request bodies with a timeout of its own (nginx, haproxy) is what
+    bounds such clients.
+    """
+
+    SERVER = 'granian'
+
+    def test_body_trickled_a_byte_a_second(self):
+        answer = self.trickled(
+            wire.head('POST', '/v2.1/os-aggregates', (JSON,), length=1000),
+            json_body(1000), interval=1.0)
+        # Still waiting for the rest, well past the deadline: no 408.
+        self.assertEqual(wire.OPEN, answer.ended, answer)
+        self.assertIsNone(answer.status, answer)
+        self.assertGreater(answer.elapsed, DEADLINE + SLACK)
+        self.assertServing()
+
+    def test_more_slow_clients_than_request_threads(self):
+        # 8 threads ([api] threads); 6 slow bodies and 6 slow headers.
+        heads, bodies, trickles = [], [], []
+        for number in range(12):
+            sock = wire.connect(self.port)
+            self.addCleanup(sock.close)
+            if number % 2:
+                sock.sendall(wire.head('POST', '/v2.1/os-aggregates',
+                                       (JSON,), length=1000))
+                rest = json_body(1000)
+                bodies.append(sock)
+            else:
+                sock.sendall(b'GET /v2.1 HTTP/1.1\r\n')
+                rest = b'Host: ' + b'h' * 100
+                heads.append(sock)
+            trickle = _Trickle(sock, rest, interval=0.5)
+            self.addCleanup(trickle.stop.set)
+            trickle.start()
+            trickles.append(trickle)
+        started = time.monotonic()
+        time.sleep(0.5)
+        # Slow heads hold no thread, slow bodies one each: 2 are free.
+        status, _ = self.server.get_json('/v2.1/os-aggregates')
+        self.assertEqual(200, status)
+        self.assertLess(time.monotonic() - started, SLACK)
+        # Heads: closed at the header read timeout, without an answer.
+        for sock in heads:
+            answer = wire.read_answer(sock, timeout=DEADLINE + SLACK,
+                                      started=started)
+            self.assertIn(answer.ended, (wire.EOF, wire.RESET), answer)
+            self.assertIsNone(answer.status, answer)
+            self.assertLess(answer.elapsed, DEADLINE + SLACK)
+        # Bodies: still being read, with no answer, past two deadlines.
+        for sock in bodies:
+            answer = wire.read_answer(sock, timeout=0.1, started=started)
+            self.assertEqual(wire.OPEN, answer.ended, answer)
+            self.assertIsNone(answer.status, answer)
+        self.assertGreater(time.monotonic() - started, DEADLINE)
+        for trickle in trickles:
+            trickle.stop.set()
+        # The clients give up: their threads are free again.
+        for sock in bodies:
+            sock.close()
         self.assertServing()

@@ -31,9 +31,15 @@ HEADERS = {'X-Auth-Token': wire.ADMIN, 'Content-Type': 'application/json'}
 
 
 class ShutdownTests(testtools.TestCase):
+    """Under ``[api] server = gunicorn`` (our worker)."""
+
+    SERVER = 'gunicorn'
+    #: The Connection header of a kept-alive response.
+    KEEP_ALIVE_HEADER = 'keep-alive'
 
     def start(self):
-        server = self.useFixture(srv.APIServerFixture(driver='xenapi'))
+        server = self.useFixture(srv.APIServerFixture(
+            driver='xenapi', sections={'api': {'server': self.SERVER}}))
         self.addDetail('server-log-%d' % server.port,
                        content.Content(content.UTF8_TEXT,
                                        lambda: [server.output().encode()]))
@@ -51,7 +57,9 @@ class ShutdownTests(testtools.TestCase):
             response = conn.getresponse()
             response.read()
             self.assertEqual(200, response.status)
-            self.assertEqual('keep-alive', response.getheader('Connection'))
+            self.assertFalse(response.will_close)
+            self.assertEqual(self.KEEP_ALIVE_HEADER,
+                             response.getheader('Connection'))
         session = requests.Session()
         self.addCleanup(session.close)
         self.assertEqual(200, session.get(
@@ -188,3 +196,11 @@ class ShutdownTests(testtools.TestCase):
         returncode = server.proc.wait(40)
         self.assertLess(time.monotonic() - result['at'], PROMPT)
         self.assertCleanExit(server, returncode)
+
+
+class GranianShutdownTests(ShutdownTests):
+    """Under ``[api] server = granian``."""
+
+    SERVER = 'granian'
+    # HTTP/1.1's default, not said.
+    KEEP_ALIVE_HEADER = None
