@@ -31,7 +31,8 @@ ROUTES = (
 
 
 def _validate(schema, body):
-    validation.validate(schema, body, schemas.format_checker)
+    validation.validate(schema, body, schemas.format_checker,
+                        quick=schemas.QUICK[id(schema)])
 
 
 def _tagged(req, body, version):

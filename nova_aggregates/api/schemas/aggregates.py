@@ -5,6 +5,7 @@ says badly: printable characters only, no leading or trailing whitespace,
 and (zones) no ``:``, which the scheduler reads as ``zone:host``.
 """
 
+import re
 import unicodedata
 
 import jsonschema
@@ -100,3 +101,85 @@ SET_METADATA = _wrapped('set_metadata', {
         'additionalProperties': False}},
     'required': ['metadata'],
     'additionalProperties': False})
+
+
+# -- quick checks -------------------------------------------------------------
+# The bodies nearly every request sends, recognised without jsonschema (a
+# tenth of a small request's time): each returns True only for a body its
+# schema accepts, and False for anything it does not decide, which then goes
+# through jsonschema for the verdict and its message.
+# tests/unit/api/test_schemas.py holds them to their schemas.
+
+_HOST_RE = re.compile(r'[a-zA-Z0-9-._]{1,255}\Z')
+_METADATA_KEY_RE = re.compile(METADATA_KEY_PATTERN)
+
+
+def _name_ok(value):
+    if not isinstance(value, str) or not 0 < len(value) <= 255:
+        return False
+    try:
+        return _check_name(value)
+    except ValueError:
+        return False
+
+
+def _zone_ok(value):
+    return value is None or (_name_ok(value) and ':' not in value)
+
+
+def _only(body, key):
+    """``body[key]`` when ``body`` is an object of that one key."""
+    if type(body) is dict and len(body) == 1 and key in body:
+        return body[key]
+    return None
+
+
+def _create_ok(body):
+    inner = _only(body, 'aggregate')
+    return type(inner) is dict and 'name' in inner and \
+        inner.keys() <= {'name', 'availability_zone'} and \
+        _name_ok(inner['name']) and \
+        _zone_ok(inner.get('availability_zone'))
+
+
+def _update_ok(body):
+    inner = _only(body, 'aggregate')
+    return type(inner) is dict and bool(inner) and \
+        inner.keys() <= {'name', 'availability_zone'} and \
+        ('name' not in inner or _name_ok(inner['name'])) and \
+        _zone_ok(inner.get('availability_zone'))
+
+
+def _host_ok(action):
+    def check(body):
+        inner = _only(body, action)
+        host = _only(inner, 'host')
+        return type(host) is str and _HOST_RE.match(host) is not None
+    return check
+
+
+def _metadata_ok(body):
+    metadata = _only(_only(body, 'set_metadata'), 'metadata')
+    if type(metadata) is not dict:
+        return False
+    for key, value in metadata.items():
+        if type(key) is not str or not _METADATA_KEY_RE.match(key):
+            return False
+        if value is None:
+            continue
+        if type(value) is not str or len(value) > 255 or \
+                not is_printable(value):
+            return False
+        if key == 'availability_zone' and not (_name_ok(value) and
+                                               ':' not in value):
+            return False
+    return True
+
+
+QUICK = {
+    id(CREATE): _create_ok,
+    id(UPDATE): _update_ok,
+    id(ADD_HOST): _host_ok('add_host'),
+    id(REMOVE_HOST): _host_ok('remove_host'),
+    id(SET_METADATA): _metadata_ok,
+}
