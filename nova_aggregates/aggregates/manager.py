@@ -104,6 +104,30 @@ class AggregateManager:
     def get_aggregate(self, context, aggregate_id):
         return self._present(db.aggregate_get(context, aggregate_id))
 
+    def get_aggregates(self, context, ids):
+        """The aggregates of ``ids`` that exist, in id order."""
+        return [self._present(agg)
+                for agg in db.aggregate_get_many(context, ids)]
+
+    @db.reader
+    def read_aggregate(self, context, aggregate_id, known):
+        """``(version, aggregate)`` in one read transaction: the version
+        first, and the aggregate unless ``known(version)`` says the caller
+        has it already (None then).  Where the store tells versions only
+        by reading the aggregate, it is always read."""
+        version = db.aggregate_version(context, aggregate_id)
+        if version is not None and known(version):
+            return version, None
+        agg = self.get_aggregate(context, aggregate_id)
+        return agg['version'], agg
+
+    @staticmethod
+    def aggregate_versions(context):
+        """``(version, [(id, version), ...])``: the list's version and each
+        aggregate's, from one read of their keys, or None where the store
+        tells versions only by reading the aggregates."""
+        return db.aggregate_versions(context)
+
     @staticmethod
     def aggregate_version(context, aggregate_id):
         """The aggregate's version from one indexed read, or None where the

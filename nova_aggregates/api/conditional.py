@@ -25,7 +25,8 @@ from nova_aggregates.api import microversion
 ANY = object()
 
 
-def _variant(req):
+def representation(req):
+    """The letter of the representation ``req`` is answered in."""
     if req.is_legacy():
         return 'x' if req.wants_xml else 'l'
     return 'u' if req.api_version >= microversion.UUID_IN_AGGREGATES else 'v'
@@ -33,7 +34,7 @@ def _variant(req):
 
 def etag(req, version):
     """The ETag of ``version`` as ``req`` is answered."""
-    return '"%s-%s"' % (version, _variant(req))
+    return '"%s-%s"' % (version, representation(req))
 
 
 def _entity_tags(header):

@@ -26,10 +26,19 @@ ENVIRON_REQUESTED_VERSION = 'nova_aggregates.requested_api_version'
 ENVIRON_FORMAT = 'nova_aggregates.format'
 
 
+def encode_json(data):
+    return json.dumps(data, ensure_ascii=True).encode('ascii')
+
+
 def json_response(body, status=200, headers=None):
+    return encoded_json_response(encode_json(body), status, headers)
+
+
+def encoded_json_response(encoded, status=200, headers=None):
+    """A JSON response of a body encoded already (``encode_json``)."""
     response = webob.Response(status=status, content_type='application/json',
                               charset=None)
-    response.body = json.dumps(body, ensure_ascii=True).encode('ascii')
+    response.body = encoded
     if headers:
         response.headers.update(headers)
     return response

@@ -56,9 +56,9 @@ def _children_query(hosts_table, metadata_table, where_hosts=None,
     return sa.select(union).order_by(union.c.kind, union.c.seq)
 
 
-def _plain_rows(result):
-    """All rows of ``result`` as the driver returns them, for the children
-    query, whose columns (integers and strings) need no conversion:
+def plain_rows(result):
+    """All rows of ``result`` as the driver returns them, for a query whose
+    columns (integers and strings) need no conversion; for the children:
     building SQLAlchemy rows for the 2,000 hosts and keys of a list of 200
     aggregates costs a sixth of the whole list (2.97 -> 2.5 ms in
     process)."""
@@ -123,7 +123,7 @@ class AggregateReads:
         if not result:
             return result
         by_id = {agg['id']: agg for agg in result}
-        for kind, aggregate_id, _seq, key, value in _plain_rows(
+        for kind, aggregate_id, _seq, key, value in plain_rows(
                 conn.execute(children, parameters)):
             agg = by_id.get(aggregate_id)
             if agg is None:

@@ -55,6 +55,12 @@ _READS = aggregate_reads.AggregateReads(
 
 _GENERATION = sa.select(aggregates.c.generation).where(
     aggregates.c.id == sa.bindparam('aggregate_id'))
+# As text, by the database: the versions as they are compared.
+_GENERATIONS = sa.select(
+    aggregates.c.id, sa.cast(aggregates.c.generation, sa.String)).order_by(
+    aggregates.c.id)
+_SOME = sa.select(*_COLUMNS).where(aggregates.c.id.in_(
+    sa.bindparam('ids', expanding=True))).order_by(aggregates.c.id)
 
 
 @engine.reader
@@ -91,6 +97,23 @@ def aggregate_version(context, aggregate_id):
     if generation is None:
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
     return str(generation)
+
+
+@engine.reader
+def aggregate_versions(context):
+    """``(version, [(id, version), ...])``: the list's version, read first,
+    and every aggregate's, in id order (one read of the primary key), or
+    None where only reading the aggregates tells them."""
+    conn = context.connection
+    version = str(conn.execute(changes.COUNTER).scalar_one())
+    return version, aggregate_reads.plain_rows(conn.execute(_GENERATIONS))
+
+
+@engine.reader
+def aggregate_get_many(context, ids):
+    """The aggregates of ``ids`` that exist, with hosts and metadata, in id
+    order (two statements)."""
+    return _READS.some(context.connection, _SOME, {'ids': list(ids)})
 
 
 def version_of(agg):

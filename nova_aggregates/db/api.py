@@ -30,9 +30,9 @@ from nova_aggregates.db.aggregate_hosts import (
 from nova_aggregates.db.aggregate_metadata import aggregate_metadata_update
 from nova_aggregates.db.aggregates import (
     aggregate_compare_and_set_state, aggregate_create, aggregate_delete,
-    aggregate_get, aggregate_get_all, aggregate_get_by_state, aggregate_list,
-    aggregate_update, aggregate_version, aggregates_version, lock_aggregate,
-    version_of)
+    aggregate_get, aggregate_get_all, aggregate_get_by_state,
+    aggregate_get_many, aggregate_list, aggregate_update, aggregate_version,
+    aggregate_versions, aggregates_version, lock_aggregate, version_of)
 from nova_aggregates.db.compute_hosts import (
     compute_host_claim, compute_host_create, compute_host_delete,
     compute_host_get, compute_host_get_all, compute_host_release,
@@ -66,8 +66,8 @@ __all__ = [
     'aggregate_get', 'aggregate_get_all', 'aggregate_get_by_state',
     'aggregate_update', 'lock_aggregate',
     # versions, for conditional requests (ETags)
-    'aggregate_list', 'aggregate_version', 'aggregates_version',
-    'version_of',
+    'aggregate_list', 'aggregate_version', 'aggregate_versions',
+    'aggregates_version', 'aggregate_get_many', 'version_of',
     # their hosts and metadata
     'aggregate_host_add', 'aggregate_host_remove', 'aggregate_metadata_update',
     'host_aggregates',

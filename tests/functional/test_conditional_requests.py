@@ -5,6 +5,7 @@ nova_api store (``TestConditionalRequestsNovaAPI``)."""
 
 import json
 
+import fixtures
 import sqlalchemy as sa
 
 from nova_aggregates.db import api as db_api
@@ -277,6 +278,58 @@ class ConditionalTests(base.APITestCase):
         response = self.act({'set_metadata': {'metadata': {'k': 'w'}}})
         self.assertNotEqual(tag, response.headers['ETag'])
         self.assertEqual(200, self.get().status_int)
+
+    # -- renderings kept for unchanged aggregates (api/rendered.py) ---------
+
+    def listed(self, headers=None, url='/v2.1/os-aggregates'):
+        response = self.get(url, headers)
+        self.assertEqual(200, response.status_int, response.body)
+        return {a['id']: a for a in json.loads(response.body)['aggregates']}
+
+    def test_a_change_elsewhere_is_shown_at_once(self):
+        # Renderings are kept by the list and show; a change made below
+        # the API (as another process or node makes it) is seen anyway.
+        other = self.create_aggregate('other')
+        self.listed()
+        self.get()
+        self.manager.set_metadata(self.context, self.agg['id'],
+                                  {'k': 'v'})
+        self.manager.update_aggregate(self.context, other['id'],
+                                      name='renamed')
+        listed = self.listed()
+        self.assertEqual('v', listed[self.agg['id']]['metadata']['k'])
+        self.assertEqual('renamed', listed[other['id']]['name'])
+        shown = json.loads(self.get().body)['aggregate']
+        self.assertEqual(listed[self.agg['id']], shown)
+        self.manager.delete_aggregate(self.context, other['id'])
+        self.assertEqual([self.agg['id']], list(self.listed()))
+
+    def test_each_representation_is_rendered_for_itself(self):
+        legacy = '/v1.1/admin/os-aggregates'
+        for _ in range(2):
+            plain = self.listed()[self.agg['id']]
+            latest = self.listed(V241)[self.agg['id']]
+            old = self.listed(url=legacy)[self.agg['id']]
+            shown = json.loads(self.get(headers=V241).body)['aggregate']
+        self.assertNotIn('uuid', plain)
+        self.assertEqual(latest, shown)
+        self.assertEqual(plain, {k: v for k, v in latest.items()
+                                 if k != 'uuid'})
+        self.assertIn('operational_state', old)
+        self.assertNotIn('uuid', old)
+
+    def test_lists_stay_right_past_the_renderings_limit(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_aggregates.api.rendered.LIMIT', 2))
+        for number in range(5):
+            self.create_aggregate('n%d' % number)
+        for _ in range(3):
+            listed = self.listed()
+            self.assertEqual(['web'] + ['n%d' % n for n in range(5)],
+                             [a['name'] for a in listed.values()])
+            for agg in listed.values():
+                self.assertEqual(agg, json.loads(self.get(
+                    '/v2.1/os-aggregates/%d' % agg['id']).body)['aggregate'])
 
 
 class TestConditionalRequestsNovaAPI(ConditionalTests):

@@ -29,6 +29,8 @@ STORE = {
     'aggregate_get_all': aggregates.aggregate_get_all,
     'aggregate_get_by_state': aggregates.aggregate_get_by_state,
     'aggregate_list': aggregates.aggregate_list,
+    'aggregate_get_many': aggregates.aggregate_get_many,
+    'aggregate_versions': aggregates.aggregate_versions,
     'aggregate_version': aggregates.aggregate_version,
     'aggregates_version': aggregates.aggregates_version,
     'version_of': aggregates.version_of,

@@ -82,6 +82,21 @@ def aggregate_list(context):
         [version_of(agg) for agg in listed]), listed
 
 
+def aggregate_versions(context):
+    """None: only reading the aggregates tells their versions."""
+    return None
+
+
+_SOME = _SELECT.where(aggregates.c.id.in_(
+    sa.bindparam('ids', expanding=True))).order_by(aggregates.c.id)
+
+
+@engine.reader
+def aggregate_get_many(context, ids):
+    """The aggregates of ``ids`` that exist, in id order."""
+    return _READS.some(context.connection, _SOME, {'ids': list(ids)})
+
+
 def aggregates_version(context):
     """None: only reading the whole list tells its version."""
     return None
