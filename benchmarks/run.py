@@ -3,7 +3,7 @@
 Servers are started on free loopback ports (SQLite databases migrated and
 hosts registered beforehand, in parallel child processes):
 
-1. the floor: a bare "hello" WSGI app under the API's gunicorn setup;
+1. the floor: a bare "hello" WSGI app under the API's server setup;
 2. the workload (fake driver, one client over HTTP keep-alive): create A,
    add H hosts each, set M keys each, list R times, show each -- then,
    with the A aggregates in place, throughput of show and list with 8
@@ -95,7 +95,7 @@ def parse_args(argv):
     p.add_argument('-R', '--lists', type=int, default=20,
                    help='number of list requests')
     p.add_argument('--seed', type=int, default=1)
-    p.add_argument('--scaling-sizes', type=_sizes, default=[100, 400, 1600],
+    p.add_argument('--scaling-sizes', type=_sizes, default=[100, 1000, 10000],
                    help='comma-separated aggregate counts')
     p.add_argument('--scaling-sample', type=int, default=50,
                    help='add_host/show timed at each size')
@@ -112,6 +112,9 @@ def parse_args(argv):
                         'alternating between the servers')
     p.add_argument('--workers', type=_sizes, default=[1, 2],
                    help='[api] workers values of the throughput run')
+    p.add_argument('--server', choices=('gunicorn', 'granian'), default=None,
+                   help='[api] server of every API server and of the hello '
+                        'floor (default: the default, gunicorn)')
     p.add_argument('--threads', type=int, default=None,
                    help='[api] threads of every API server (default: the '
                         'server\'s own default)')
@@ -197,6 +200,7 @@ def _loadavg():
 def machine():
     import sqlite3
 
+    import granian
     import gunicorn
     import sqlalchemy
     info = {
@@ -207,6 +211,7 @@ def machine():
         'sqlite': sqlite3.sqlite_version,
         'sqlalchemy': sqlalchemy.__version__,
         'gunicorn': gunicorn.__version__,
+        'granian': granian.__version__,
         'loadavg_start': _loadavg(),
     }
     try:
@@ -251,7 +256,8 @@ class Bench:
     def config(self, name, port, **kwargs):
         return srv.write_config(self.path(name + '.conf'),
                                 self.path(name + '.sqlite'), port,
-                                threads=self.args.threads, **kwargs)
+                                threads=self.args.threads,
+                                server=self.args.server, **kwargs)
 
     @staticmethod
     def recorder_callback(recorder, cpu=None):
@@ -603,9 +609,12 @@ def print_report(results):
     say('=' * 78)
     say('nova-aggregates benchmark, %s' % m['date'])
     say('machine: %s, %s CPUs, %s; %s; Python %s, SQLite %s, SQLAlchemy %s,'
-        ' gunicorn %s' % (m.get('cpu'), m['cpus'], m.get('memory'),
-                          m['platform'], m['python'], m['sqlite'],
-                          m['sqlalchemy'], m['gunicorn']))
+        ' gunicorn %s, granian %s' % (
+            m.get('cpu'), m['cpus'], m.get('memory'), m['platform'],
+            m['python'], m['sqlite'], m['sqlalchemy'], m['gunicorn'],
+            m.get('granian')))
+    say('server: [api] server = %s' % (
+        results['args'].get('server') or 'gunicorn (the default)'))
     say('load average at start %s, at end %s (other work on the machine '
         'makes the figures noisy)' % (m['loadavg_start'],
                                       m.get('loadavg_end')))
@@ -618,7 +627,7 @@ def print_report(results):
             'A=%(aggregates)d aggregates, H=%(hosts)d hosts and M=%(keys)d '
             'keys each, R=%(lists)d lists' % w['sizes'])
         if floor:
-            say('hello floor (bare WSGI app, same gunicorn setup): median '
+            say('hello floor (bare WSGI app, same server setup): median '
                 '%.3f ms, p99 %.3f ms, server CPU %s ms/request' % (
                     floor, results['hello']['p99_ms'],
                     '%.3f' % results['hello']['server_cpu_ms']

@@ -19,11 +19,14 @@ _script = process.script
 
 def write_config(path, database, port, workers=1, driver='fake',
                  xenapi_hosts=0, password='secret', threads=None,
-                 extra=None):
-    """``extra``: ``{section: {option: value}}`` added last."""
+                 extra=None, server=None):
+    """``extra``: ``{section: {option: value}}`` added last; ``server``:
+    ``[api] server`` (None: the default)."""
     api = {'bind_host': '127.0.0.1', 'bind_port': port, 'workers': workers}
     if threads:
         api['threads'] = threads
+    if server:
+        api['server'] = server
     api['auth_strategy'] = 'noauth2'
     sections = {
         'DEFAULT': {'compute_driver': driver},

@@ -21,14 +21,16 @@ class BenchmarkError(Exception):
 
 
 class Response:
-    __slots__ = ('method', 'path', 'status', 'body', 'elapsed')
+    __slots__ = ('method', 'path', 'status', 'body', 'elapsed', 'etag')
 
-    def __init__(self, method, path, status, body, elapsed):
+    def __init__(self, method, path, status, body, elapsed, etag=None):
         self.method = method
         self.path = path
         self.status = status
         self.body = body
         self.elapsed = elapsed
+        #: The ETag header, if any.
+        self.etag = etag
 
     def json(self):
         try:
@@ -103,7 +105,8 @@ class HTTPTransport:
         self._last_used = time.monotonic()
         if answer.will_close:
             self._connect()
-        return Response(method, path, answer.status, payload, elapsed)
+        return Response(method, path, answer.status, payload, elapsed,
+                        answer.getheader('ETag'))
 
 
 class WSGITransport:
@@ -148,4 +151,5 @@ class WSGITransport:
             answer = req.get_response(self.app)
             payload = answer.body
             elapsed = time.perf_counter() - start
-        return Response(method, path, answer.status_int, payload, elapsed)
+        return Response(method, path, answer.status_int, payload, elapsed,
+                        answer.headers.get('ETag'))

@@ -7,6 +7,8 @@ A run with sizes (A, H, M, R) does, one request at a time::
     set_metadata  A  POST   .../action                    (M keys at once)
     list          R  GET    /v2.1/os-aggregates           (A aggregates)
     show          A  GET    /v2.1/os-aggregates/{id}
+    show_304      A  GET    .../{id}, If-None-Match: its ETag (unchanged)
+    list_304      R  GET    /v2.1/os-aggregates, If-None-Match: its ETag
     update        A  PUT    /v2.1/os-aggregates/{id}      (rename)
     remove_host A x H POST  .../action
     delete        A  DELETE /v2.1/os-aggregates/{id}
@@ -32,7 +34,7 @@ CREATE_FIELDS = FIELDS - {'hosts', 'metadata'}
 _TIMESTAMP = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$')
 
 OPERATIONS = ('create', 'add_host', 'set_metadata', 'list', 'show',
-              'update', 'remove_host', 'delete')
+              'show_304', 'list_304', 'update', 'remove_host', 'delete')
 
 
 def host_name(index, slot):
@@ -230,6 +232,21 @@ class Workload:
             record(op, resp)
         return resp
 
+    def not_modified(self, path, etag, record=None, op=None):
+        """A poll of an unchanged aggregate (or list) with its ETag: 304,
+        no body, the same ETag."""
+        if not etag:
+            raise BenchmarkError('GET %s: no ETag' % path)
+        resp = self.t.request('GET', path, headers={'If-None-Match': etag})
+        resp.expect(304)
+        if resp.body or resp.etag != etag:
+            raise BenchmarkError('GET %s: 304 with body %r, ETag %r (sent '
+                                 '%r)' % (path, resp.body[:100], resp.etag,
+                                          etag))
+        if record is not None:
+            record(op, resp)
+        return resp
+
     def metadata_for(self, exp):
         return {'key-%d' % k: '%s-%08x' % (exp.name[-5:],
                                            self.rng.getrandbits(32))
@@ -252,9 +269,15 @@ class Workload:
 
     def read(self, record=None):
         for _ in range(self.lists):
-            self.list(self.expected, record)
-        for exp in self._shuffled():
-            self.show(exp, record)
+            listed = self.list(self.expected, record)
+        shown = [(exp, self.show(exp, record).etag)
+                 for exp in self._shuffled()]
+        # Pollers of what did not change.
+        for exp, etag in shown:
+            self.not_modified('%s/%d' % (BASE, exp.id), etag, record,
+                              'show_304')
+        for _ in range(self.lists):
+            self.not_modified(BASE, listed.etag, record, 'list_304')
 
     def teardown(self, record=None):
         for exp in self._shuffled():
@@ -280,8 +303,9 @@ class Workload:
 
 def run_scaling(transport, sizes, lists, record_for, sample=50, seed=1):
     """Aggregates accumulate (one host each, as in the reference figures);
-    at each size: add_host and show of the last ``sample`` aggregates and
-    ``lists`` lists are timed.  ``record_for(size)`` returns the record
+    at each size: add_host and show of the last ``sample`` aggregates,
+    ``lists`` lists and as many polls of the unchanged list
+    (``list_304``) are timed.  ``record_for(size)`` returns the record
     callable of one size."""
     work = Workload(transport, aggregates=0, hosts=1, keys=0, lists=lists,
                     seed=seed, prefix='scale')
@@ -298,5 +322,7 @@ def run_scaling(transport, sizes, lists, record_for, sample=50, seed=1):
         for exp in work.expected[size - take:]:
             work.show(exp, record)
         for _ in range(lists):
-            work.list(work.expected, record)
+            listed = work.list(work.expected, record)
+        for _ in range(lists):
+            work.not_modified(BASE, listed.etag, record, 'list_304')
     return work
