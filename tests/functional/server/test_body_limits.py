@@ -305,24 +305,32 @@ class BodyLimitTests(testtools.TestCase):
         self.assertLess(answer.elapsed, DEADLINE + SLACK)
         self.assertServing()
 
-    def test_more_slow_clients_than_request_threads(self):
-        # 8 threads ([api] threads); 6 slow bodies and 6 slow headers.
-        socks, trickles = [], []
-        for number in range(12):
+    def start_slow_clients(self, count=12):
+        """``count`` connections trickling, every other one its body after
+        its head, the others their head: (heads, bodies, trickles)."""
+        heads, bodies, trickles = [], [], []
+        for number in range(count):
             sock = wire.connect(self.port)
             self.addCleanup(sock.close)
             if number % 2:
                 sock.sendall(wire.head('POST', '/v2.1/os-aggregates',
                                        (JSON,), length=1000))
                 rest = json_body(1000)
+                bodies.append(sock)
             else:
                 sock.sendall(b'GET /v2.1 HTTP/1.1\r\n')
                 rest = b'Host: ' + b'h' * 100
+                heads.append(sock)
             trickle = _Trickle(sock, rest, interval=0.5)
             self.addCleanup(trickle.stop.set)
             trickle.start()
-            socks.append(sock)
             trickles.append(trickle)
+        return heads, bodies, trickles
+
+    def test_more_slow_clients_than_request_threads(self):
+        # 8 threads ([api] threads); 6 slow bodies and 6 slow headers.
+        heads, bodies, trickles = self.start_slow_clients()
+        socks = heads + bodies
         started = time.monotonic()
         time.sleep(0.5)
         # Every thread may be taken: this one waits for a deadline at most.
@@ -388,23 +396,7 @@ class GranianBodyLimitTests(BodyLimitTests):
 
     def test_more_slow_clients_than_request_threads(self):
         # 8 threads ([api] threads); 6 slow bodies and 6 slow headers.
-        heads, bodies, trickles = [], [], []
-        for number in range(12):
-            sock = wire.connect(self.port)
-            self.addCleanup(sock.close)
-            if number % 2:
-                sock.sendall(wire.head('POST', '/v2.1/os-aggregates',
-                                       (JSON,), length=1000))
-                rest = json_body(1000)
-                bodies.append(sock)
-            else:
-                sock.sendall(b'GET /v2.1 HTTP/1.1\r\n')
-                rest = b'Host: ' + b'h' * 100
-                heads.append(sock)
-            trickle = _Trickle(sock, rest, interval=0.5)
-            self.addCleanup(trickle.stop.set)
-            trickle.start()
-            trickles.append(trickle)
+        heads, bodies, trickles = self.start_slow_clients()
         started = time.monotonic()
         time.sleep(0.5)
         # Slow heads hold no thread, slow bodies one each: 2 are free.
