@@ -52,7 +52,10 @@ def _bump_counter(conn):
 
 
 def _forget(conn):
-    conn.info.pop(_INFO_KEY, None)
+    # A connection the database dropped has no info to reach (asking
+    # raises) and whatever it noted went with that transaction anyway.
+    if not conn.invalidated:
+        conn.info.pop(_INFO_KEY, None)
 
 
 def listen(engine):
