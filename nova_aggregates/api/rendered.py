@@ -13,6 +13,10 @@ about a tenth).  Bounded: past ``LIMIT`` renderings the lot is dropped
 (of one representation) and refilled by the next reads.
 """
 
+from nova_aggregates.api import conditional
+from nova_aggregates.api.views import aggregates as views
+from nova_aggregates.api import wsgi
+
 #: Renderings kept per process (a few hundred bytes each).
 LIMIT = 100000
 
@@ -41,3 +45,55 @@ class Renderings:
             # Cheaper than tracking use; the next reads refill it.
             table.clear()
         table[aggregate_id] = (version, encoded)
+
+
+class RenderedAggregates:
+    """Aggregates as JSON for the handlers of os-aggregates: kept ones
+    when unchanged, the others read through the manager (and kept)."""
+
+    def __init__(self, manager):
+        self.manager = manager
+        self.kept = Renderings()
+
+    def _render(self, req, agg, representation):
+        encoded = wsgi.encode_json(views.aggregate(req, agg))
+        self.kept.keep(agg['id'], agg['version'], representation, encoded)
+        return encoded
+
+    def aggregate(self, req, aggregate_id):
+        """``(version, JSON)`` of the aggregate as ``req`` shows it: its
+        version read, and the aggregate too unless kept at that version."""
+        representation = conditional.representation(req)
+        version, agg = self.manager.read_aggregate(
+            req.context, aggregate_id, lambda version: self.kept.get(
+                aggregate_id, version, representation) is not None)
+        encoded = None if agg is not None else self.kept.get(
+            aggregate_id, version, representation)
+        if encoded is None:
+            if agg is None:
+                # Dropped from the renderings since (past their limit).
+                agg = self.manager.get_aggregate(req.context, aggregate_id)
+            version = agg['version']
+            encoded = self._render(req, agg, representation)
+        return version, encoded
+
+    def listing(self, req, versions):
+        """The JSON list of the aggregates of ``versions`` (``[(id,
+        version), ...]``): those kept at their version as kept, the others
+        read (maybe newer than listed: then shown as read; gone since: left
+        out)."""
+        representation = conditional.representation(req)
+        kept = self.kept.table(representation)
+        parts = [entry[1] if (entry := kept.get(aggregate_id)) is not None
+                 and entry[0] == agg_version else None
+                 for aggregate_id, agg_version in versions]
+        missing = [aggregate_id for (aggregate_id, _), part
+                   in zip(versions, parts) if part is None]
+        if missing:
+            fresh = {agg['id']: self._render(req, agg, representation)
+                     for agg in self.manager.get_aggregates(req.context,
+                                                            missing)}
+            parts = [part or fresh[aggregate_id]
+                     for (aggregate_id, _), part in zip(versions, parts)
+                     if part or aggregate_id in fresh]
+        return b'{"aggregates": [' + b', '.join(parts) + b']}'

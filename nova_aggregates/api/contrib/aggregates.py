@@ -44,8 +44,8 @@ class AggregatesController:
 
     def __init__(self, manager):
         self.manager = manager
-        #: JSON of aggregates shown, by id, version and representation.
-        self.rendered = rendered.Renderings()
+        #: JSON of aggregates shown, kept while they do not change.
+        self.rendered = rendered.RenderedAggregates(manager)
 
     def _aggregate_id(self, req, value):
         if not _INTEGER.match(value):
@@ -76,44 +76,16 @@ class AggregatesController:
         if host is None and zone is None and not req.wants_xml:
             versions = self.manager.aggregate_versions(req.context)
             if versions is not None:
-                return self._index_rendered(req, *versions)
+                version, versions = versions
+                return conditional.not_modified(req, version) or \
+                    wsgi.encoded_json_response(
+                        self.rendered.listing(req, versions),
+                        headers={'ETag': conditional.etag(req, version)})
         version, listed = self.manager.list_aggregates_versioned(
             req.context, host=host, availability_zone=zone)
         return conditional.not_modified(req, version) or _tagged(
             req, {'aggregates': [views.aggregate(req, agg)
                                  for agg in listed]}, version)
-
-    def _index_rendered(self, req, version, versions):
-        """The list from the renderings of unchanged aggregates; those
-        missing are read (maybe newer than their listed version: then that
-        newer one is shown; gone since: left out)."""
-        unchanged = conditional.not_modified(req, version)
-        if unchanged is not None:
-            return unchanged
-        representation = conditional.representation(req)
-        kept = self.rendered.table(representation)
-        parts = [entry[1] if (entry := kept.get(aggregate_id)) is not None
-                 and entry[0] == agg_version else None
-                 for aggregate_id, agg_version in versions]
-        missing = [aggregate_id for (aggregate_id, _), part
-                   in zip(versions, parts) if part is None]
-        if missing:
-            fresh = {agg['id']: self._render(req, agg, representation)
-                     for agg in self.manager.get_aggregates(req.context,
-                                                            missing)}
-            parts = [part or fresh[aggregate_id]
-                     for (aggregate_id, _), part in zip(versions, parts)
-                     if part or aggregate_id in fresh]
-        return wsgi.encoded_json_response(
-            b'{"aggregates": [' + b', '.join(parts) + b']}',
-            headers={'ETag': conditional.etag(req, version)})
-
-    def _render(self, req, agg, representation):
-        """The JSON of ``agg`` as ``req`` shows it, kept for the next."""
-        encoded = wsgi.encode_json(views.aggregate(req, agg))
-        self.rendered.keep(agg['id'], agg['version'], representation,
-                           encoded)
-        return encoded
 
     def create(self, req, body):
         policy.authorize(req.context, aggregate_rules.PREFIX % 'create')
@@ -139,24 +111,11 @@ class AggregatesController:
             return conditional.not_modified(req, agg['version']) or _tagged(
                 req, {'aggregate': views.aggregate(req, agg)},
                 agg['version'])
-        representation = conditional.representation(req)
-        version, agg = self.manager.read_aggregate(
-            req.context, aggregate_id, lambda version: self.rendered.get(
-                aggregate_id, version, representation) is not None)
-        unchanged = conditional.not_modified(req, version)
-        if unchanged is not None:
-            return unchanged
-        encoded = None if agg is not None else self.rendered.get(
-            aggregate_id, version, representation)
-        if encoded is None:
-            if agg is None:
-                # Dropped from the renderings since (past their limit).
-                agg = self.manager.get_aggregate(req.context, aggregate_id)
-            version = agg['version']
-            encoded = self._render(req, agg, representation)
-        return wsgi.encoded_json_response(
-            b'{"aggregate": ' + encoded + b'}',
-            headers={'ETag': conditional.etag(req, version)})
+        version, encoded = self.rendered.aggregate(req, aggregate_id)
+        return conditional.not_modified(req, version) or \
+            wsgi.encoded_json_response(
+                b'{"aggregate": ' + encoded + b'}',
+                headers={'ETag': conditional.etag(req, version)})
 
     def update(self, req, id, body):
         policy.authorize(req.context, aggregate_rules.PREFIX % 'update')
