@@ -7,8 +7,8 @@ when it exists).
 
 import os
 
-from nova_aggregates.cmd import api as api_cmd
 from nova_aggregates.cmd import common
+from nova_aggregates.cmd import serving
 
 _DEFAULT_CONFIG = '/etc/nova-aggregates/nova-aggregates.conf'
 
@@ -21,7 +21,7 @@ def init_application():
     for path in filter(None, (p.strip() for p in files.split(','))):
         argv.extend(['--config-file', path])
     conf = common.parse_args(argv)
-    return api_cmd.load_app(conf)
+    return serving.load_app(conf)
 
 
 application = init_application()

@@ -16,15 +16,13 @@ of runners on any number of nodes is safe).
 lists.
 """
 
-import gc
 import logging
-import os
 import sys
 
 from gunicorn.app import base as gunicorn_base
-from paste import deploy
 
 from nova_aggregates.cmd import common
+from nova_aggregates.cmd import serving
 from nova_aggregates.cmd import worker as na_worker
 from nova_aggregates import context
 from nova_aggregates.db import api as db_api
@@ -32,11 +30,6 @@ from nova_aggregates import devserver
 from nova_aggregates import service
 
 LOG = logging.getLogger(__name__)
-
-
-def load_app(conf):
-    return deploy.loadapp('config:' + os.path.abspath(
-        conf.api.api_paste_config), name='osapi_compute')
 
 
 def reconcile(conf):
@@ -54,7 +47,7 @@ class _Server(gunicorn_base.BaseApplication):
 
     def __init__(self, conf, load=None):
         self.conf = conf
-        self._load = load or load_app
+        self._load = load or serving.load_app
         super().__init__()
 
     def load_config(self):
@@ -88,48 +81,16 @@ class _Server(gunicorn_base.BaseApplication):
         return self._load(self.conf)
 
 
-# -- what each worker process does, under either server ------------------------
-
-def worker_started(conf):
-    """In a new worker process, before its application is loaded."""
-    service.reset()
-    services = service.get_services(conf)
-    if conf.maintenance.task_runner:
-        # One rolling maintenance runner per worker process: tasks are
-        # claimed through coordination locks, so any number is safe.
-        services.task_runner().start()
-    retrier = services.placement_retrier()
-    if retrier is not None:
-        # Each attempt is claimed in the database: any number is safe.
-        retrier.start()
-
-
-def worker_app_loaded():
-    """In a worker process, once its application is loaded."""
-    # What exists now lives as long as the worker.  Out of the collector's
-    # sight, a full collection no longer walks it (some 150,000 objects,
-    # tens of milliseconds, every few requests that allocate much: a host
-    # matching at 1,000 hosts).
-    gc.freeze()
-
-
-def worker_exiting():
-    """In a worker process that stops."""
-    # Runs in progress suspend after their current step (a task left
-    # mid-step is taken over once its lease expires, as after a crash).
-    service.reset()
-
-
 def _post_fork(server, worker):
-    worker_started(server.app.conf)
+    serving.worker_started(server.app.conf)
 
 
 def _post_worker_init(worker):
-    worker_app_loaded()
+    serving.worker_app_loaded()
 
 
 def _worker_exit(server, worker):
-    worker_exiting()
+    serving.worker_exiting()
 
 
 def serve(conf, argv, load=None):
@@ -141,7 +102,7 @@ def serve(conf, argv, load=None):
     if conf.api.server == 'granian':
         # Imported only when chosen.
         from nova_aggregates.cmd import granian_server
-        granian_server.serve(conf, argv, load or load_app)
+        granian_server.serve(conf, argv, load or serving.load_app)
     else:
         _Server(conf, load).run()
 

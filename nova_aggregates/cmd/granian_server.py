@@ -10,8 +10,8 @@ method of the interpreter ("fork" on Linux before Python 3.14; "spawn"
 otherwise).  The application is built in the worker by ``_worker_app``
 (granian's target loader, called in the worker before it serves), which
 first does what gunicorn's hooks do for our gunicorn workers
-(``nova_aggregates.cmd.api.worker_started``, then the application, then
-``worker_app_loaded``) and registers ``worker_exiting`` to run when the
+(``nova_aggregates.cmd.serving.worker_started``, then the application,
+then ``worker_app_loaded``) and registers ``worker_exiting`` to run when the
 worker process ends.  A forked worker has the configuration the main
 process parsed; a spawned one parses the same command line again.
 
@@ -44,8 +44,8 @@ from granian import http as granian_http
 from granian import server as granian_server
 
 from nova_aggregates.api import middleware
-from nova_aggregates.cmd import api as api_cmd
 from nova_aggregates.cmd import common
+from nova_aggregates.cmd import serving
 from nova_aggregates import conf as na_conf
 
 LOG = logging.getLogger(__name__)
@@ -190,14 +190,14 @@ class _Worker:
             LOG.info('Worker (pid: %d) stopping without %d request(s) '
                      'still waiting for their body from the client.',
                      os.getpid(), waiting)
-        api_cmd.worker_exiting()
+        serving.worker_exiting()
         logging.shutdown()
         os._exit(0)
 
     def exiting(self):
         """At the worker process's exit (multiprocessing's finalizers)."""
         if self._exit_lock.acquire(blocking=False):
-            api_cmd.worker_exiting()
+            serving.worker_exiting()
 
 
 def _worker_app(argv, load):
@@ -207,9 +207,9 @@ def _worker_app(argv, load):
     if getattr(conf, '_namespace', None) is None:
         # A spawned worker: nothing of the main process's parsing.
         common.parse_args(list(argv))
-    api_cmd.worker_started(conf)
+    serving.worker_started(conf)
     worker = _Worker(load(conf))
-    api_cmd.worker_app_loaded()
+    serving.worker_app_loaded()
     worker.watch_signals()
     # Run by multiprocessing as the worker process ends (after granian has
     # stopped serving), as gunicorn's worker_exit.
