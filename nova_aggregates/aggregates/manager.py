@@ -109,12 +109,12 @@ class AggregateManager:
         return [self._present(agg)
                 for agg in db.aggregate_get_many(context, ids)]
 
-    @db.reader
     def read_aggregate(self, context, aggregate_id, known):
-        """``(version, aggregate)`` in one read transaction: the version
-        first, and the aggregate unless ``known(version)`` says the caller
-        has it already (None then).  Where the store tells versions only
-        by reading the aggregate, it is always read."""
+        """``(version, aggregate)``: the version first, and the aggregate
+        unless ``known(version)`` says the caller has it already (None
+        then); an aggregate read is returned with its own version, read
+        with it.  Where the store tells versions only by reading the
+        aggregate, it is always read."""
         version = db.aggregate_version(context, aggregate_id)
         if version is not None and known(version):
             return version, None

@@ -10,19 +10,20 @@ from nova_aggregates.db import engine
 from nova_aggregates.db.models import aggregate_hosts
 from nova_aggregates.db.models import aggregate_metadata
 from nova_aggregates.db.models import aggregates
+from nova_aggregates.db import prepared
 from nova_aggregates import exception
 
-_INSERT = aggregate_hosts.insert()
-_DELETE = aggregate_hosts.delete().where(
+_INSERT = prepared.Prepared(aggregate_hosts.insert())
+_DELETE = prepared.Prepared(aggregate_hosts.delete().where(
     aggregate_hosts.c.aggregate_id == sa.bindparam('aggregate_id')).where(
-    aggregate_hosts.c.host == sa.bindparam('host_name'))
+    aggregate_hosts.c.host == sa.bindparam('host_name')))
 
 
 @engine.writer
 def aggregate_host_add(context, aggregate_id, host):
     conn = context.connection
     try:
-        conn.execute(_INSERT, {'aggregate_id': aggregate_id, 'host': host,
+        _INSERT.execute(conn, {'aggregate_id': aggregate_id, 'host': host,
                                'created_at': engine.now()})
     except db_exc.DBDuplicateEntry:
         raise exception.AggregateHostExists(aggregate_id=aggregate_id,
@@ -32,7 +33,7 @@ def aggregate_host_add(context, aggregate_id, host):
 
 def remove_host_row(conn, aggregate_id, host):
     """Delete the membership row (the same statement for Nova's table)."""
-    result = conn.execute(_DELETE, {'aggregate_id': aggregate_id,
+    result = _DELETE.execute(conn, {'aggregate_id': aggregate_id,
                                     'host_name': host})
     if result.rowcount == 0:
         raise exception.AggregateHostNotFound(aggregate_id=aggregate_id,

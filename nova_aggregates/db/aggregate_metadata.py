@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from nova_aggregates.db import changes
 from nova_aggregates.db import engine
 from nova_aggregates.db.models import aggregate_metadata
+from nova_aggregates.db import prepared
 
-_INSERT = aggregate_metadata.insert()
+_INSERT = prepared.Prepared(aggregate_metadata.insert())
 _DELETE_KEYS = aggregate_metadata.delete().where(
     aggregate_metadata.c.aggregate_id == sa.bindparam('aggregate_id')).where(
     aggregate_metadata.c.key.in_(sa.bindparam('keys', expanding=True)))
@@ -28,7 +29,7 @@ def aggregate_metadata_update(context, aggregate_id, set_items=None,
         conn.execute(_DELETE_KEYS, {'aggregate_id': aggregate_id,
                                     'keys': sorted(keys)})
     if set_items:
-        conn.execute(_INSERT, [
+        _INSERT.execute_many(conn, [
             {'aggregate_id': aggregate_id, 'key': k, 'value': v}
             for k, v in set_items.items()])
     if keys:

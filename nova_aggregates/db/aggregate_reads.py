@@ -16,6 +16,7 @@ import json
 import sqlalchemy as sa
 
 from nova_aggregates import constants
+from nova_aggregates.db import prepared
 from nova_aggregates import exception
 
 
@@ -79,10 +80,10 @@ class AggregateReads:
         self.keys = tuple(keys)
         self.derive_state = derive_state
         self._all_children = _children_query(hosts_table, metadata_table)
-        self._children_of_one = _children_query(
+        self._children_of_one = prepared.Prepared(_children_query(
             hosts_table, metadata_table,
             hosts_table.c.aggregate_id == sa.bindparam('aggregate_id'),
-            metadata_table.c.aggregate_id == sa.bindparam('aggregate_id'))
+            metadata_table.c.aggregate_id == sa.bindparam('aggregate_id')))
         self._children_of_some = _children_query(
             hosts_table, metadata_table,
             hosts_table.c.aggregate_id.in_(
@@ -97,10 +98,14 @@ class AggregateReads:
                                    self._all_children)
 
     def one(self, conn, select, aggregate_id):
-        """The aggregate ``select`` finds by ``aggregate_id``."""
+        """The aggregate ``select`` finds by ``aggregate_id`` (a statement,
+        or one ``prepared``)."""
         parameters = {'aggregate_id': aggregate_id}
-        found = self._with_children(conn, conn.execute(select, parameters),
-                                    self._children_of_one, parameters)
+        rows = select.all(conn, parameters) \
+            if isinstance(select, prepared.Prepared) \
+            else conn.execute(select, parameters)
+        found = self._with_children(conn, rows, self._children_of_one,
+                                    parameters)
         if not found:
             raise exception.AggregateNotFound(aggregate_id=aggregate_id)
         return found[0]
@@ -123,8 +128,10 @@ class AggregateReads:
         if not result:
             return result
         by_id = {agg['id']: agg for agg in result}
-        for kind, aggregate_id, _seq, key, value in plain_rows(
-                conn.execute(children, parameters)):
+        children = children.all(conn, parameters) \
+            if isinstance(children, prepared.Prepared) \
+            else plain_rows(conn.execute(children, parameters))
+        for kind, aggregate_id, _seq, key, value in children:
             agg = by_id.get(aggregate_id)
             if agg is None:
                 # Created after the first statement ran: not in this read.

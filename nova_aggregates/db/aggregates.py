@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from nova_aggregates import constants
 from nova_aggregates.db import aggregate_reads
 from nova_aggregates.db import changes
+from nova_aggregates.db import direct
+from nova_aggregates.db import prepared
 from nova_aggregates.db import engine
 from nova_aggregates.db.models import aggregate_hosts
 from nova_aggregates.db.models import aggregate_metadata
@@ -83,15 +85,38 @@ def aggregate_list(context):
     return version, _READS.all(conn, _LIST)
 
 
-@engine.reader
+# Versions are read on their own (``direct``): they answer conditional
+# polls and shows of kept renderings, and stand alone.
+_COUNTER = direct.Statement(changes.COUNTER)
+_ONE_GENERATION = direct.Statement(_GENERATION)
+_ALL_GENERATIONS = direct.Statement(_GENERATIONS)
+
+
 def aggregates_version(context):
     """The version of the aggregate list (one read of one row)."""
+    rows = direct.fetch((_COUNTER, None))
+    if rows is None:
+        return _aggregates_version_read(context)
+    return str(rows[0][0][0])
+
+
+@engine.reader
+def _aggregates_version_read(context):
     return str(context.connection.execute(changes.COUNTER).scalar_one())
 
 
-@engine.reader
 def aggregate_version(context, aggregate_id):
     """The version of one aggregate (one read by primary key)."""
+    rows = direct.fetch((_ONE_GENERATION, {'aggregate_id': aggregate_id}))
+    if rows is None:
+        return _aggregate_version_read(context, aggregate_id)
+    if not rows[0]:
+        raise exception.AggregateNotFound(aggregate_id=aggregate_id)
+    return str(rows[0][0][0])
+
+
+@engine.reader
+def _aggregate_version_read(context, aggregate_id):
     generation = context.connection.execute(
         _GENERATION, {'aggregate_id': aggregate_id}).scalar()
     if generation is None:
@@ -99,11 +124,18 @@ def aggregate_version(context, aggregate_id):
     return str(generation)
 
 
-@engine.reader
 def aggregate_versions(context):
-    """``(version, [(id, version), ...])``: the list's version, read first,
-    and every aggregate's, in id order (one read of the primary key), or
-    None where only reading the aggregates tells them."""
+    """``(version, [(id, version), ...])``: the list's version, read first
+    (so no aggregate is older than it), and every aggregate's, in id
+    order (one read of the primary key)."""
+    rows = direct.fetch((_COUNTER, None), (_ALL_GENERATIONS, None))
+    if rows is None:
+        return _aggregate_versions_read(context)
+    return str(rows[0][0][0]), rows[1]
+
+
+@engine.reader
+def _aggregate_versions_read(context):
     conn = context.connection
     version = str(conn.execute(changes.COUNTER).scalar_one())
     return version, aggregate_reads.plain_rows(conn.execute(_GENERATIONS))
@@ -123,7 +155,7 @@ def version_of(agg):
 
 @engine.reader
 def aggregate_get(context, aggregate_id):
-    return _READS.one(context.connection, _GET, aggregate_id)
+    return _READS.one(context.connection, _GET_PREPARED, aggregate_id)
 
 
 @engine.reader
@@ -148,6 +180,12 @@ _UPDATE_IN_STATE = aggregates.update().where(_THIS_AGGREGATE).where(
         sa.bindparam('expected', expanding=True)))
 # Its hosts and metadata go with it (ON DELETE CASCADE).
 _DELETE = aggregates.delete().where(_THIS_AGGREGATE)
+# The same, run as the driver's SQL (``prepared``): the statements of
+# every change and of every read of one aggregate.
+_LOCK_PREPARED = prepared.Prepared(_LOCK)
+_UPDATE_PREPARED = prepared.Prepared(_UPDATE)
+_DELETE_PREPARED = prepared.Prepared(_DELETE)
+_GET_PREPARED = prepared.Prepared(_GET)
 
 
 @engine.writer
@@ -188,7 +226,7 @@ def lock_aggregate(context, aggregate_id, expected_versions=None):
     conn = context.connection
     parameters = {'aggregate_id': aggregate_id, 'updated_at': engine.now()}
     if expected_versions is None:
-        result = conn.execute(_LOCK, parameters)
+        result = _LOCK_PREPARED.execute(conn, parameters)
     else:
         parameters['versions'] = [
             int(v) for v in expected_versions if v.isdigit() and len(v) < 19]
@@ -201,7 +239,7 @@ def lock_aggregate(context, aggregate_id, expected_versions=None):
                 aggregate_id=aggregate_id)
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
     changes.note_change(conn, aggregate_id, bumped=True)
-    return aggregate_get(context, aggregate_id)
+    return _READS.one(conn, _GET_PREPARED, aggregate_id)
 
 
 @engine.writer
@@ -210,7 +248,8 @@ def aggregate_update(context, aggregate_id, **values):
     conn = context.connection
     values.setdefault('updated_at', engine.now())
     try:
-        result = conn.execute(_UPDATE, dict(values, aggregate_id=aggregate_id))
+        result = _UPDATE_PREPARED.execute(
+            conn, dict(values, aggregate_id=aggregate_id))
     except db_exc.DBDuplicateEntry:
         raise exception.AggregateNameExists(name=values.get('name'))
     if result.rowcount == 0:
@@ -235,7 +274,7 @@ def aggregate_compare_and_set_state(context, aggregate_id, expected, **values):
 @engine.writer
 def aggregate_delete(context, aggregate_id):
     conn = context.connection
-    result = conn.execute(_DELETE, {'aggregate_id': aggregate_id})
+    result = _DELETE_PREPARED.execute(conn, {'aggregate_id': aggregate_id})
     if result.rowcount == 0:
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
     changes.note_change(conn, aggregate_id, bumped=True)

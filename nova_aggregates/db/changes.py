@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from nova_aggregates.db.models import aggregate_changes
 from nova_aggregates.db.models import aggregates
+from nova_aggregates.db import prepared
 
 #: conn.info key: (transaction, ids of the aggregates it changed).
 _INFO_KEY = 'nova_aggregates.changes'
@@ -30,6 +31,8 @@ _BUMP_COUNTER = aggregate_changes.update().where(
     counter=aggregate_changes.c.counter + 1)
 COUNTER = sa.select(aggregate_changes.c.counter).where(
     aggregate_changes.c.id == 1)
+_BUMP_GENERATION_PREPARED = prepared.Prepared(BUMP_GENERATION)
+_BUMP_COUNTER_PREPARED = prepared.Prepared(_BUMP_COUNTER)
 
 
 def note_change(conn, aggregate_id, bumped=False):
@@ -42,13 +45,14 @@ def note_change(conn, aggregate_id, bumped=False):
     if aggregate_id not in changed:
         changed.add(aggregate_id)
         if not bumped:
-            conn.execute(BUMP_GENERATION, {'aggregate_id': aggregate_id})
+            _BUMP_GENERATION_PREPARED.execute(
+                conn, {'aggregate_id': aggregate_id})
 
 
 def _bump_counter(conn):
     noted = conn.info.pop(_INFO_KEY, None)
     if noted is not None and noted[0] is conn.get_transaction():
-        conn.execute(_BUMP_COUNTER)
+        _BUMP_COUNTER_PREPARED.execute(conn)
 
 
 def _forget(conn):

@@ -2,6 +2,8 @@
 
 import sqlalchemy as sa
 
+from nova_aggregates.db import direct
+
 _TRANSACTION_CONTROL = frozenset(('BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT',
                                   'RELEASE'))
 
@@ -10,7 +12,8 @@ class StatementCounter:
     """``with StatementCounter(engine) as c: ...``; then ``c.count``.
 
     ``queries_only`` leaves out transaction control (SQLite's explicit
-    BEGIN), so counts compare across backends.
+    BEGIN), so counts compare across backends.  The reads ``db.direct``
+    runs on the driver's connections count too.
     """
 
     def __init__(self, engine, queries_only=False):
@@ -24,12 +27,18 @@ class StatementCounter:
             return
         self.statements.append(statement)
 
+    def _count_direct(self, engine, statement):
+        if engine is self.engine:
+            self._count(None, None, statement)
+
     def __enter__(self):
         sa.event.listen(self.engine, 'before_cursor_execute', self._count)
+        direct.listen(self._count_direct)
         return self
 
     def __exit__(self, *exc):
         sa.event.remove(self.engine, 'before_cursor_execute', self._count)
+        direct.unlisten(self._count_direct)
 
     @property
     def count(self):
