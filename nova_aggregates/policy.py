@@ -4,6 +4,7 @@ by the operator's policy file."""
 import threading
 import time
 
+from oslo_context import context as oslo_context
 from oslo_policy import policy
 
 from nova_aggregates import conf as na_conf
@@ -62,10 +63,38 @@ def _current_rules(enforcer):
     return _loaded['rules']
 
 
-def _key(action, creds):
-    return (action,) + tuple(
-        (name, tuple(value) if isinstance(value, list) else value)
-        for name, value in sorted(creds.items()))
+#: The RequestContext attributes oslo.context's ``to_policy_values`` is
+#: made of, under the same names: a decision's cache key is read from
+#: them, cheaper than building that dictionary per request.  Only for
+#: contexts whose ``to_policy_values`` is oslo.context's and names
+#: nothing else (``_key``).
+CREDENTIALS = (
+    'user_id', 'user_domain_id', 'system_scope', 'domain_id', 'project_id',
+    'project_domain_id', 'roles', 'is_admin_project', 'service_user_id',
+    'service_user_domain_id', 'service_project_id',
+    'service_project_domain_id', 'service_roles')
+#: Per context class: whether ``CREDENTIALS`` names all of its
+#: ``to_policy_values``.
+_credentials_known = {}
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _key(action, context):
+    known = _credentials_known.get(type(context))
+    if known is None:
+        known = _credentials_known[type(context)] = (
+            type(context).to_policy_values is
+            oslo_context.RequestContext.to_policy_values and
+            set(context.to_policy_values()) <= set(CREDENTIALS))
+    if known:
+        return (action, *[_hashable(getattr(context, name))
+                          for name in CREDENTIALS])
+    creds = context.to_policy_values()
+    return (action, *[(name, _hashable(creds[name]))
+                      for name in sorted(creds)])
 
 
 def authorize(context, action):
@@ -76,8 +105,7 @@ def authorize(context, action):
     """
     enforcer = get_enforcer()
     rules = _current_rules(enforcer)
-    creds = context.to_policy_values()
-    key = _key(action, creds)
+    key = _key(action, context)
     allowed = _decisions.get(key)
     if allowed is None:
         target = {'project_id': context.project_id,

@@ -29,12 +29,37 @@ def representation(req):
     """The letter of the representation ``req`` is answered in."""
     if req.is_legacy():
         return 'x' if req.wants_xml else 'l'
-    return 'u' if req.api_version >= microversion.UUID_IN_AGGREGATES else 'v'
+    return v21_representation(req.api_version)
+
+
+def v21_representation(api_version):
+    """The letter of the v2.1 surface's representation at ``api_version``
+    (the version whose semantics serve the request)."""
+    return 'u' if api_version >= microversion.UUID_IN_AGGREGATES else 'v'
 
 
 def etag(req, version):
     """The ETag of ``version`` as ``req`` is answered."""
     return '"%s-%s"' % (version, representation(req))
+
+
+def matches(header, tag):
+    """Whether an If-None-Match ``header`` names ``tag`` (an ETag, quotes
+    included): weak comparison, ``*`` matches any."""
+    tags = _entity_tags(header)
+    return tags is ANY or tag[1:-1] in [opaque for _, opaque in tags]
+
+
+def not_modified_app(tag):
+    """The 304 for ``tag`` as a bare WSGI application (for
+    ``router.APIRouter``'s answer to polls, which builds no webob
+    objects)."""
+    headers = [('ETag', tag)]
+
+    def app(environ, start_response):
+        start_response('304 Not Modified', headers)
+        return []
+    return app
 
 
 def _entity_tags(header):
@@ -64,9 +89,8 @@ def not_modified(req, version):
     header = req.headers.get('If-None-Match')
     if header is None or version is None:
         return None
-    tags = _entity_tags(header)
     tag = etag(req, version)
-    if tags is not ANY and tag[1:-1] not in [opaque for _, opaque in tags]:
+    if not matches(header, tag):
         return None
     response = webob.Response(status=304, content_type=None)
     response.headers['ETag'] = tag

@@ -108,6 +108,10 @@ def echo_headers(version):
             ('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version')]
 
 
+#: The names of ``echo_headers``, lower case.
+_ECHOED = frozenset(name.lower() for name, _ in echo_headers(MIN_VERSION))
+
+
 def echo(response, version):
     for name, value in echo_headers(version):
         response.headers[name] = value
@@ -133,9 +137,8 @@ class MicroversionMiddleware:
         headers = echo_headers(version)
 
         def _start_response(status, response_headers, exc_info=None):
-            names = {name.lower() for name, _ in headers}
             response_headers[:] = [h for h in response_headers
-                                   if h[0].lower() not in names] + headers
+                                   if h[0].lower() not in _ECHOED] + headers
             return start_response(status, response_headers, exc_info)
 
         return self.application(environ, _start_response)

@@ -42,8 +42,8 @@ import logging
 
 import routes
 import webob
-import webob.dec
 
+from nova_aggregates.api import conditional
 from nova_aggregates.api import extension_framework
 from nova_aggregates.api import faults
 from nova_aggregates.api import microversion
@@ -55,6 +55,9 @@ LOG = logging.getLogger(__name__)
 
 LEGACY = 'legacy'
 V21 = 'v2.1'
+
+#: Paths whose match the router keeps (a few hundred bytes each).
+MATCHES_KEPT = 10000
 
 
 class APIRequest(webob.Request):
@@ -108,6 +111,8 @@ class APIRouter:
         self.mapper.minimization = False
         # Routes keeps only strings per route; the handlers live here.
         self._handlers = []
+        # path -> what _match_path found.
+        self._matched = {}
         for resource in resources:
             for path, methods in resource.routes:
                 self._connect(path, resource.controller, methods)
@@ -126,8 +131,53 @@ class APIRouter:
             self.mapper.connect(None, template, requirements=requirements,
                                 handler=key)
 
-    @webob.dec.wsgify(RequestClass=APIRequest)
-    def __call__(self, req):
+    def __call__(self, environ, start_response):
+        if 'HTTP_IF_NONE_MATCH' in environ and \
+                environ.get('REQUEST_METHOD') == 'GET':
+            unchanged = self.unchanged(environ)
+            if unchanged is not None:
+                return unchanged(environ, start_response)
+        # Plain WSGI: webob's wsgify would also build a Response per
+        # request that no handler uses.
+        return self.answer(APIRequest(environ))(environ, start_response)
+
+    def unchanged(self, environ):
+        """The 304 of a v2.1 poll (a GET with If-None-Match) whose tag is
+        still current, answered from the version alone: a poll costs about
+        a hello then, most of the handler's cost being the building of
+        the request and response.  None for anything else, which the full
+        path answers: the same checks come first (a route, an action for
+        GET, the caller of the right project, the microversion already
+        negotiated outside), and an error, a 403 or 404 included, is the
+        full path's to answer."""
+        if self.surface != V21 or wsgi.ENVIRON_VERSION not in environ:
+            return None
+        handler, _, params = self._found(environ.get('PATH_INFO', ''))
+        if handler is None:
+            return None
+        controller, methods = handler
+        action = methods.get('GET')
+        current_version = getattr(controller, 'current_version', None)
+        ctx = environ.get(wsgi.ENVIRON_CONTEXT)
+        if action is None or current_version is None or ctx is None:
+            return None
+        project_id = params.get('project_id')
+        if project_id is not None and project_id != ctx.project_id:
+            return None
+        try:
+            version = current_version(ctx, action, params)
+        except Exception:  # noqa: B902 - the full path answers it
+            return None
+        if version is None:
+            return None
+        tag = '"%s-%s"' % (version, conditional.v21_representation(
+            environ[wsgi.ENVIRON_VERSION]))
+        if not conditional.matches(environ['HTTP_IF_NONE_MATCH'], tag):
+            return None
+        return conditional.not_modified_app(tag)
+
+    def answer(self, req):
+        """The response to ``req``."""
         if req.path_info in ('', '/'):
             return versions.surface_response(
                 req, 'v2.1' if self.surface == V21 else 'v1.1')
@@ -147,14 +197,35 @@ class APIRouter:
         wrapper) answer in it too.
         """
         req.surface = self.surface
-        match = self.mapper.match(req.path_info)
-        if match is None:
+        handler, fmt, params = self._found(req.path_info)
+        if handler is None:
             return None
-        fmt = match.pop('format', None)
         req.wants_xml = self._wants_xml(req, fmt)
         req.environ[wsgi.ENVIRON_FORMAT] = 'xml' if req.wants_xml else 'json'
-        controller, methods = self._handlers[int(match.pop('handler'))]
-        return Route(controller, methods, match)
+        controller, methods = handler
+        return Route(controller, methods, dict(params))
+
+    def _found(self, path):
+        """What ``_match_path`` finds for ``path``, kept."""
+        found = self._matched.get(path)
+        if found is None:
+            found = self._match_path(path)
+            if len(self._matched) >= MATCHES_KEPT:
+                # Cheaper than tracking use; the next requests refill it.
+                self._matched.clear()
+            self._matched[path] = found
+        return found
+
+    def _match_path(self, path):
+        """``(handler, format, params)`` of ``path``, handler None if no
+        route matches: what ``match`` keeps per path (routes' matching
+        is a tenth of a small request, and clients ask for the same paths
+        over and over)."""
+        match = self.mapper.match(path)
+        if match is None:
+            return None, None, None
+        fmt = match.pop('format', None)
+        return self._handlers[int(match.pop('handler'))], fmt, match
 
     def respond(self, req, route, dispatch=None, ceiling=None):
         """Answer ``req`` for ``route``; ``dispatch`` (default

@@ -8,7 +8,10 @@ rule and extra field.  Every refusal is checked for its status, its fault
 body and a database left exactly as it was (``updated_at`` included).
 """
 
+import json
 import re
+
+import fixtures
 
 from tests import base
 
@@ -621,6 +624,22 @@ class SurfaceTests:
                      self.url('/%s/action/x' % agg['id'])):
             self.assertFault(self.request('GET', path), 404, 'itemNotFound',
                              'Unknown URL')
+
+    def test_routes_stay_right_past_the_kept_matches(self):
+        # The router keeps the match of each path it saw (router.py);
+        # past MATCHES_KEPT it starts again, and answers stay the same.
+        self.useFixture(fixtures.MockPatch(
+            'nova_aggregates.api.router.MATCHES_KEPT', 3))
+        aggs = [self.create('agg%d' % n) for n in range(5)]
+        for _ in range(2):
+            for agg in aggs:
+                response = self.request('GET', self.url('/%s' % agg['id']))
+                self.assertEqual(200, response.status_int)
+                self.assertEqual(agg['id'], json.loads(
+                    response.body)['aggregate']['id'])
+                self.assertFault(
+                    self.request('GET', self.url('/%s/frob' % agg['id'])),
+                    404, 'itemNotFound', 'Unknown URL')
 
     def test_every_response_has_a_request_id(self):
         agg = self.create('agg1')

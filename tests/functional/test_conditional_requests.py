@@ -8,6 +8,7 @@ import json
 import fixtures
 import sqlalchemy as sa
 
+from nova_aggregates.api.contrib import aggregates as aggregates_api
 from nova_aggregates.db import api as db_api
 from tests import base
 from tests.functional.db import test_nova_api_store
@@ -200,6 +201,41 @@ class ConditionalTests(base.APITestCase):
 
     #: Statements a 304 costs: the version's one read.
     NOT_MODIFIED_STATEMENTS = 1
+    #: Whether an unchanged poll is answered without the handler (from the
+    #: version alone: router.APIRouter.unchanged).
+    POLL_WITHOUT_HANDLER = True
+
+    def test_an_unchanged_poll_is_answered_as_the_handler_would(self):
+        controller = aggregates_api.AggregatesController
+        handlers = [self.useFixture(fixtures.MockPatchObject(
+            controller, action, autospec=True,
+            side_effect=getattr(controller, action))).mock
+            for action in ('show', 'index')]
+        urls = (self.url, '/v2.1/admin/os-aggregates/%d' % self.agg['id'],
+                '/v2.1/os-aggregates', '/v2.1/admin/os-aggregates')
+        for version in ({}, V241):
+            for url in urls:
+                tag = self.etag(url, version)
+                response = self.get(url, dict(version, **{
+                    'If-None-Match': tag}))
+                self.assertNotModified(response, tag)
+                request_id = response.headers['x-openstack-request-id']
+                self.assertRegex(request_id, r'^req-[0-9a-f-]{36}$')
+                self.assertEqual(request_id,
+                                 response.headers['x-compute-request-id'])
+                self.assertEqual(
+                    'compute %s' % ('2.41' if version else '2.1'),
+                    response.headers['OpenStack-API-Version'])
+                self.assertIn('OpenStack-API-Version',
+                              response.headers['Vary'])
+        # Each etag() ran its handler; a 304 did only where the store tells
+        # versions only by reading the aggregates.
+        self.assertEqual(8 if self.POLL_WITHOUT_HANDLER else 16,
+                         sum(handler.call_count for handler in handlers))
+        # Someone else's project in the URL is refused, poll or not.
+        response = self.get('/v2.1/demo/os-aggregates/%d' % self.agg['id'],
+                            {'If-None-Match': '*'})
+        self.assertFault(response, 400, 'badRequest', 'Malformed request')
 
     # -- If-Match -----------------------------------------------------------
 
@@ -337,6 +373,7 @@ class TestConditionalRequestsNovaAPI(ConditionalTests):
     its tables without telling us), and a 304 reads what a 200 reads."""
 
     NOT_MODIFIED_STATEMENTS = 2
+    POLL_WITHOUT_HANDLER = False
     database_fixture = test_nova_api_store.NovaAPIDatabaseFixture
 
     def test_a_change_by_nova_changes_the_etags(self):

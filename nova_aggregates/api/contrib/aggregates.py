@@ -61,6 +61,24 @@ class AggregatesController:
                                   % aggregate_id)
         return aggregate_id
 
+    def current_version(self, context, action, params):
+        """The version ``action`` (``index`` or ``show``, of the v2.1
+        surface) would answer ``context`` with, from one indexed read, for
+        the router's answer to a poll (``router.APIRouter.unchanged``):
+        None where the handler itself must answer (an id that is not one,
+        a store that tells versions only by reading the aggregates).
+        Raises what the handler would (its answer is then the handler's)."""
+        if action == 'index':
+            policy.authorize(context, aggregate_rules.PREFIX % 'index')
+            return self.manager.aggregates_version(context)
+        if action == 'show':
+            value = params['id']
+            if not _INTEGER.match(value) or not 0 < int(value) <= _MAX_ID:
+                return None
+            policy.authorize(context, aggregate_rules.PREFIX % 'show')
+            return self.manager.aggregate_version(context, int(value))
+        return None
+
     def index(self, req):
         policy.authorize(req.context, aggregate_rules.PREFIX % 'index')
         if conditional.wants_not_modified(req):
