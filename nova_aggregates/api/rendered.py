@@ -11,6 +11,10 @@ their ids and versions and a join of bytes, instead of reading, building
 and encoding every aggregate again (at 10,000 aggregates, a list costs
 about a tenth).  Bounded: past ``LIMIT`` renderings the lot is dropped
 (of one representation) and refilled by the next reads.
+
+The last whole list of each representation is kept too, with the list's
+version: while no aggregate has changed since, a list is one read of one
+row and the bytes it was.
 """
 
 from nova_aggregates.api import conditional
@@ -54,6 +58,8 @@ class RenderedAggregates:
     def __init__(self, manager):
         self.manager = manager
         self.kept = Renderings()
+        #: representation -> (list version, JSON) of the last whole list.
+        self.kept_lists = {}
 
     def _render(self, req, agg, representation):
         encoded = wsgi.encode_json(views.aggregate(req, agg))
@@ -77,12 +83,36 @@ class RenderedAggregates:
             encoded = self._render(req, agg, representation)
         return version, encoded
 
-    def listing(self, req, versions):
+    def listing(self, req):
+        """``(version, JSON)`` of the whole list as ``req`` shows it, or
+        None where the store tells versions only by reading the aggregates.
+
+        The list's version first (one read of one row): while it is the
+        one the last list was made at, that list is still the list (the
+        version changes with any change, in the same transaction).  Else
+        every aggregate's id and version, and the list made of the kept
+        renderings and the aggregates read (``_joined``)."""
+        representation = conditional.representation(req)
+        version = self.manager.aggregates_version(req.context)
+        if version is None:
+            return None
+        kept = self.kept_lists.get(representation)
+        if kept is not None and kept[0] == version:
+            return kept
+        versions = self.manager.aggregate_versions(req.context)
+        if versions is None:
+            return None
+        version, versions = versions
+        listed = self.kept_lists[representation] = (
+            version, self._joined(req, versions, representation))
+        return listed
+
+    def _joined(self, req, versions, representation):
         """The JSON list of the aggregates of ``versions`` (``[(id,
         version), ...]``): those kept at their version as kept, the others
-        read (maybe newer than listed: then shown as read; gone since: left
-        out)."""
-        representation = conditional.representation(req)
+        read (maybe newer than listed: then shown as read, and the list's
+        version, read before them, is already past the one kept with this
+        list; gone since: left out)."""
         kept = self.kept.table(representation)
         parts = [entry[1] if (entry := kept.get(aggregate_id)) is not None
                  and entry[0] == agg_version else None

@@ -65,11 +65,15 @@ class Prepared:
         finally:
             result.close()
         processors = compiled.result_processors
-        if processors is None:
+        if not processors:
             return list(rows)
-        return [tuple(value if process is None else process(value)
-                      for process, value in zip(processors, row))
-                for row in rows]
+        converted = []
+        for row in rows:
+            row = list(row)
+            for index, process in processors:
+                row[index] = process(row[index])
+            converted.append(tuple(row))
+        return converted
 
 
 class _Compiled:
@@ -90,15 +94,14 @@ class _Compiled:
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 self.bind_processors[name] = process
-        columns = getattr(statement, 'selected_columns', None)
-        processors = None
-        if columns is not None:
-            processors = [
-                column.type.dialect_impl(dialect).result_processor(
-                    dialect, None) for column in columns]
-            if not any(processors):
-                processors = None
-        self.result_processors = processors
+        #: (column index, processor) of the columns that have one.
+        self.result_processors = []
+        for index, column in enumerate(
+                getattr(statement, 'selected_columns', None) or ()):
+            process = column.type.dialect_impl(dialect).result_processor(
+                dialect, None)
+            if process is not None:
+                self.result_processors.append((index, process))
 
     def bind(self, params):
         values = dict(self.defaults)

@@ -340,6 +340,26 @@ class ConditionalTests(base.APITestCase):
         self.manager.delete_aggregate(self.context, other['id'])
         self.assertEqual([self.agg['id']], list(self.listed()))
 
+    def test_an_unchanged_list_is_the_list_kept(self):
+        self.create_aggregate('other')
+        first = self.get('/v2.1/os-aggregates')
+        with sql.StatementCounter(db_api.get_engine(),
+                                  queries_only=True) as counter:
+            again = self.get('/v2.1/os-aggregates')
+        self.assertEqual((first.body, first.headers['ETag']),
+                         (again.body, again.headers['ETag']))
+        self.assertEqual(self.UNCHANGED_LIST_STATEMENTS, counter.count,
+                         counter.statements)
+        self.act({'set_metadata': {'metadata': {'k': 'v'}}})
+        changed = self.get('/v2.1/os-aggregates')
+        self.assertNotEqual(first.headers['ETag'], changed.headers['ETag'])
+        self.assertEqual({'k': 'v', 'availability_zone': 'az1'}, json.loads(
+            changed.body)['aggregates'][0]['metadata'])
+
+    #: Statements of a list of unchanged aggregates: the list's version
+    #: (the own store), or what every list reads (the nova_api store).
+    UNCHANGED_LIST_STATEMENTS = 1
+
     def test_each_representation_is_rendered_for_itself(self):
         legacy = '/v1.1/admin/os-aggregates'
         for _ in range(2):
@@ -373,6 +393,7 @@ class TestConditionalRequestsNovaAPI(ConditionalTests):
     its tables without telling us), and a 304 reads what a 200 reads."""
 
     NOT_MODIFIED_STATEMENTS = 2
+    UNCHANGED_LIST_STATEMENTS = 2
     POLL_WITHOUT_HANDLER = False
     database_fixture = test_nova_api_store.NovaAPIDatabaseFixture
 

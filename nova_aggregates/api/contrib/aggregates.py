@@ -92,12 +92,12 @@ class AggregatesController:
         host = req.GET.get('host')
         zone = req.GET.get('availability_zone')
         if host is None and zone is None and not req.wants_xml:
-            versions = self.manager.aggregate_versions(req.context)
-            if versions is not None:
-                version, versions = versions
+            listed = self.rendered.listing(req)
+            if listed is not None:
+                version, encoded = listed
                 return conditional.not_modified(req, version) or \
                     wsgi.encoded_json_response(
-                        self.rendered.listing(req, versions),
+                        encoded,
                         headers={'ETag': conditional.etag(req, version)})
         version, listed = self.manager.list_aggregates_versioned(
             req.context, host=host, availability_zone=zone)
