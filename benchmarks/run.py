@@ -295,6 +295,30 @@ class Bench:
             summary['median_ms'], summary['p99_ms'], summary['ops_per_s']))
         return summary
 
+    @contextlib.contextmanager
+    def floor_alongside(self):
+        """A hello server for the read phase: ``floor()`` sends it one
+        request and returns its latency (the polls' floor, measured among
+        them: the machine's speed drifts over a run)."""
+        port = srv.free_port()
+        conf = self.config('hello-near-polls', port)
+        with srv.hello_server(conf, port, self.path(
+                'hello-near-polls.log')).start():
+            transport = HTTPTransport(port)
+            for _ in range(50):
+                transport.request('GET', '/').expect(200)
+
+            def floor():
+                resp = transport.request('GET', '/').expect(200)
+                if resp.body != b'{"hello": "world"}':
+                    raise BenchmarkError('hello: wrong answer %r'
+                                         % resp.body)
+                return resp.elapsed
+            try:
+                yield floor
+            finally:
+                transport.close()
+
     def prepare(self):
         """Migrate the databases and register hosts, in parallel child
         processes, before anything is timed."""
@@ -367,7 +391,8 @@ class Bench:
                                a.lists, seed=a.seed)
             started = time.monotonic()
             work.populate(record)
-            work.read(record)
+            with self.floor_alongside() as floor:
+                work.read(record, floor)
             elapsed = time.monotonic() - started
             if 'concurrency' in a.only:
                 self.concurrency(server, log, work)
@@ -382,6 +407,7 @@ class Bench:
                 'wall_s': elapsed,
                 'operations': {op: summary[op] for op in wl.OPERATIONS
                                if op in summary},
+                'floor_near_polls': stats.summarize(work.floor_near_polls),
             }
             say('  workload: %d requests in %.1f s' % (
                 sum(len(v) for v in recorder.latencies.values()), elapsed))
@@ -638,7 +664,13 @@ def print_report(results):
             say('SQL/req: statements per request at %s (in-process count; '
                 '"a-b" = varies); in-proc ms: median through the paste app '
                 'without sockets at %s' % (' / '.join(sql), list(sql)[-1]))
-        say(report.main_table(w['operations'], floor, sql))
+        near = (w.get('floor_near_polls') or {}).get('median_ms')
+        if near:
+            say('hello among the polls (the same floor, %d requests sent '
+                'in blocks between the blocks of polls; the polls\' '
+                'targets): median %.3f ms' % (
+                    w['floor_near_polls']['count'], near))
+        say(report.main_table(w['operations'], floor, sql, near))
     if results.get('scaling'):
         say('')
         say('Scaling: aggregates accumulate with 1 host each')

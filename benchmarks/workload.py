@@ -146,6 +146,10 @@ def check_list(response, expected):
             BASE, len(seen), len(by_id)))
 
 
+#: Polls (and floor requests before them) per block of the read phase.
+POLL_BLOCK = 20
+
+
 class Workload:
     """The seeded workload of the module docstring over one transport."""
 
@@ -159,6 +163,8 @@ class Workload:
         self.rng = random.Random(seed)
         self.prefix = '%s-%d' % (prefix, seed)
         self.expected = []
+        #: Latencies of the floor's requests sent among the polls (read).
+        self.floor_near_polls = []
 
     # -- single operations (each checks its answer) ------------------------
 
@@ -267,17 +273,25 @@ class Workload:
                 self.action(exp, 'set_metadata',
                             {'metadata': self.metadata_for(exp)}, record)
 
-    def read(self, record=None):
+    def read(self, record=None, floor=None):
+        """``floor``: a callable sending one hello request (the floor's
+        server) and returning its latency; a block of them is sent before
+        each block of polls (``floor_near_polls``), so that the polls are
+        compared with a floor measured alongside, not minutes before."""
         for _ in range(self.lists):
             listed = self.list(self.expected, record)
         shown = [(exp, self.show(exp, record).etag)
                  for exp in self._shuffled()]
         # Pollers of what did not change.
-        for exp, etag in shown:
-            self.not_modified('%s/%d' % (BASE, exp.id), etag, record,
-                              'show_304')
-        for _ in range(self.lists):
-            self.not_modified(BASE, listed.etag, record, 'list_304')
+        polls = [('%s/%d' % (BASE, exp.id), etag, 'show_304')
+                 for exp, etag in shown]
+        polls += [(BASE, listed.etag, 'list_304')] * self.lists
+        for start in range(0, len(polls), POLL_BLOCK):
+            block = polls[start:start + POLL_BLOCK]
+            if floor is not None:
+                self.floor_near_polls.extend(floor() for _ in block)
+            for path, etag, op in block:
+                self.not_modified(path, etag, record, op)
 
     def teardown(self, record=None):
         for exp in self._shuffled():
@@ -290,9 +304,9 @@ class Workload:
         self.expected = []
         self.list([])
 
-    def run(self, record=None):
+    def run(self, record=None, floor=None):
         self.populate(record)
-        self.read(record)
+        self.read(record, floor)
         self.teardown(record)
 
     def _shuffled(self):
