@@ -40,21 +40,26 @@ def v21_representation(api_version):
 
 def etag(req, version):
     """The ETag of ``version`` as ``req`` is answered."""
-    return '"%s-%s"' % (version, representation(req))
+    return tag(version, representation(req))
 
 
-def matches(header, tag):
-    """Whether an If-None-Match ``header`` names ``tag`` (an ETag, quotes
-    included): weak comparison, ``*`` matches any."""
+def tag(version, letter):
+    """The ETag of ``version`` in the representation ``letter``."""
+    return '"%s-%s"' % (version, letter)
+
+
+def matches(header, current):
+    """Whether an If-None-Match ``header`` names ``current`` (an ETag,
+    quotes included): weak comparison, ``*`` matches any."""
     tags = _entity_tags(header)
-    return tags is ANY or tag[1:-1] in [opaque for _, opaque in tags]
+    return tags is ANY or current[1:-1] in [opaque for _, opaque in tags]
 
 
-def not_modified_app(tag):
-    """The 304 for ``tag`` as a bare WSGI application (for
+def not_modified_app(current):
+    """The 304 for the ETag ``current`` as a bare WSGI application (for
     ``router.APIRouter``'s answer to polls, which builds no webob
     objects)."""
-    headers = [('ETag', tag)]
+    headers = [('ETag', current)]
 
     def app(environ, start_response):
         start_response('304 Not Modified', headers)
@@ -89,11 +94,11 @@ def not_modified(req, version):
     header = req.headers.get('If-None-Match')
     if header is None or version is None:
         return None
-    tag = etag(req, version)
-    if not matches(header, tag):
+    current = etag(req, version)
+    if not matches(header, current):
         return None
     response = webob.Response(status=304, content_type=None)
-    response.headers['ETag'] = tag
+    response.headers['ETag'] = current
     return response
 
 

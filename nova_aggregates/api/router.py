@@ -170,11 +170,11 @@ class APIRouter:
             return None
         if version is None:
             return None
-        tag = '"%s-%s"' % (version, conditional.v21_representation(
+        current = conditional.tag(version, conditional.v21_representation(
             environ[wsgi.ENVIRON_VERSION]))
-        if not conditional.matches(environ['HTTP_IF_NONE_MATCH'], tag):
+        if not conditional.matches(environ['HTTP_IF_NONE_MATCH'], current):
             return None
-        return conditional.not_modified_app(tag)
+        return conditional.not_modified_app(current)
 
     def answer(self, req):
         """The response to ``req``."""

@@ -94,18 +94,16 @@ class AggregateReads:
     def all(self, conn, select):
         """Every aggregate ``select`` returns (it selects them all).  One
         deleted between the statements keeps what the first one saw."""
-        return self._with_children(conn, conn.execute(select),
-                                   self._all_children)
+        return self._with_children(conn.execute(select), lambda: plain_rows(
+            conn.execute(self._all_children)))
 
     def one(self, conn, select, aggregate_id):
-        """The aggregate ``select`` finds by ``aggregate_id`` (a statement,
-        or one ``prepared``)."""
+        """The aggregate ``select`` (a ``prepared.Prepared``) finds by
+        ``aggregate_id``."""
         parameters = {'aggregate_id': aggregate_id}
-        rows = select.all(conn, parameters) \
-            if isinstance(select, prepared.Prepared) \
-            else conn.execute(select, parameters)
-        found = self._with_children(conn, rows, self._children_of_one,
-                                    parameters)
+        found = self._with_children(
+            select.all(conn, parameters),
+            lambda: self._children_of_one.all(conn, parameters))
         if not found:
             raise exception.AggregateNotFound(aggregate_id=aggregate_id)
         return found[0]
@@ -113,10 +111,12 @@ class AggregateReads:
     def some(self, conn, select, parameters):
         """The aggregates ``select`` returns for ``parameters``."""
         rows = conn.execute(select, parameters).all()
-        return self._with_children(conn, rows, self._children_of_some,
-                                   {'ids': [row.id for row in rows]})
+        return self._with_children(rows, lambda: plain_rows(conn.execute(
+            self._children_of_some, {'ids': [row.id for row in rows]})))
 
-    def _with_children(self, conn, rows, children, parameters=None):
+    def _with_children(self, rows, read_children):
+        """The aggregates of ``rows`` with the hosts and metadata of the
+        rows ``read_children()`` returns (read only if there are any)."""
         keys = self.keys
         result = []
         for row in rows:
@@ -128,10 +128,7 @@ class AggregateReads:
         if not result:
             return result
         by_id = {agg['id']: agg for agg in result}
-        children = children.all(conn, parameters) \
-            if isinstance(children, prepared.Prepared) \
-            else plain_rows(conn.execute(children, parameters))
-        for kind, aggregate_id, _seq, key, value in children:
+        for kind, aggregate_id, _seq, key, value in read_children():
             agg = by_id.get(aggregate_id)
             if agg is None:
                 # Created after the first statement ran: not in this read.

@@ -45,8 +45,9 @@ _COLUMNS = (
 _KEYS = tuple(column.key for column in _COLUMNS)
 
 _LIST = sa.select(*_COLUMNS).order_by(aggregates.c.id)
-_GET = sa.select(*_COLUMNS).where(
-    aggregates.c.id == sa.bindparam('aggregate_id'))
+# Run as the driver's SQL (``prepared``), as every change's statements.
+_GET = prepared.Prepared(sa.select(*_COLUMNS).where(
+    aggregates.c.id == sa.bindparam('aggregate_id')))
 _IN_STATE = sa.select(*_COLUMNS).where(
     aggregates.c.operational_state == sa.bindparam('state')).order_by(
     aggregates.c.id)
@@ -87,9 +88,9 @@ def aggregate_list(context):
 
 # Versions are read on their own (``direct``): they answer conditional
 # polls and shows of kept renderings, and stand alone.
-_COUNTER = direct.Statement(changes.COUNTER)
-_ONE_GENERATION = direct.Statement(_GENERATION)
-_ALL_GENERATIONS = direct.Statement(_GENERATIONS)
+_COUNTER = prepared.Prepared(changes.COUNTER)
+_ONE_GENERATION = prepared.Prepared(_GENERATION)
+_ALL_GENERATIONS = prepared.Prepared(_GENERATIONS)
 
 
 def aggregates_version(context):
@@ -155,7 +156,7 @@ def version_of(agg):
 
 @engine.reader
 def aggregate_get(context, aggregate_id):
-    return _READS.one(context.connection, _GET_PREPARED, aggregate_id)
+    return _READS.one(context.connection, _GET, aggregate_id)
 
 
 @engine.reader
@@ -170,7 +171,7 @@ def aggregate_get_by_state(context, state):
 _INSERT = aggregates.insert()
 _INSERT_METADATA = aggregate_metadata.insert()
 _THIS_AGGREGATE = aggregates.c.id == sa.bindparam('aggregate_id')
-_UPDATE = aggregates.update().where(_THIS_AGGREGATE)
+_UPDATE = prepared.Prepared(aggregates.update().where(_THIS_AGGREGATE))
 _LOCK = aggregates.update().where(_THIS_AGGREGATE).values(
     generation=aggregates.c.generation + 1)
 _LOCK_IF_VERSION = _LOCK.where(aggregates.c.generation.in_(
@@ -179,13 +180,9 @@ _UPDATE_IN_STATE = aggregates.update().where(_THIS_AGGREGATE).where(
     aggregates.c.operational_state.in_(
         sa.bindparam('expected', expanding=True)))
 # Its hosts and metadata go with it (ON DELETE CASCADE).
-_DELETE = aggregates.delete().where(_THIS_AGGREGATE)
-# The same, run as the driver's SQL (``prepared``): the statements of
-# every change and of every read of one aggregate.
+_DELETE = prepared.Prepared(aggregates.delete().where(_THIS_AGGREGATE))
+# Without If-Match, as the driver's SQL (``prepared``).
 _LOCK_PREPARED = prepared.Prepared(_LOCK)
-_UPDATE_PREPARED = prepared.Prepared(_UPDATE)
-_DELETE_PREPARED = prepared.Prepared(_DELETE)
-_GET_PREPARED = prepared.Prepared(_GET)
 
 
 @engine.writer
@@ -239,7 +236,7 @@ def lock_aggregate(context, aggregate_id, expected_versions=None):
                 aggregate_id=aggregate_id)
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
     changes.note_change(conn, aggregate_id, bumped=True)
-    return _READS.one(conn, _GET_PREPARED, aggregate_id)
+    return _READS.one(conn, _GET, aggregate_id)
 
 
 @engine.writer
@@ -248,7 +245,7 @@ def aggregate_update(context, aggregate_id, **values):
     conn = context.connection
     values.setdefault('updated_at', engine.now())
     try:
-        result = _UPDATE_PREPARED.execute(
+        result = _UPDATE.execute(
             conn, dict(values, aggregate_id=aggregate_id))
     except db_exc.DBDuplicateEntry:
         raise exception.AggregateNameExists(name=values.get('name'))
@@ -274,7 +271,7 @@ def aggregate_compare_and_set_state(context, aggregate_id, expected, **values):
 @engine.writer
 def aggregate_delete(context, aggregate_id):
     conn = context.connection
-    result = _DELETE_PREPARED.execute(conn, {'aggregate_id': aggregate_id})
+    result = _DELETE.execute(conn, {'aggregate_id': aggregate_id})
     if result.rowcount == 0:
         raise exception.AggregateNotFound(aggregate_id=aggregate_id)
     changes.note_change(conn, aggregate_id, bumped=True)

@@ -28,37 +28,11 @@ from nova_aggregates.db import engine as db_engine
 _listeners = []
 
 
-class Statement:
-    """A SELECT, compiled once per engine for that engine's DBAPI."""
-
-    __slots__ = ('select', '_compiled')
-
-    def __init__(self, select):
-        self.select = select
-        #: (engine, SQL string, bind names in order or None, the binds'
-        #: own values: constants of the statement become binds too)
-        self._compiled = None
-
-    def bind(self, engine, params):
-        """``(SQL, parameters)`` as ``engine``'s DBAPI takes them."""
-        compiled = self._compiled
-        if compiled is None or compiled[0] is not engine:
-            sql = self.select.compile(dialect=engine.dialect)
-            names = tuple(sql.positiontup) if engine.dialect.positional \
-                else None
-            compiled = self._compiled = (engine, str(sql), names, sql.params)
-        _, sql, names, values = compiled
-        if params:
-            values = dict(values, **params)
-        if names is not None:
-            return sql, tuple(values[name] for name in names)
-        return sql, values
-
-
 def fetch(*reads):
-    """The rows of each ``(Statement, params)`` of ``reads`` (a list of
-    tuples each), run in order on one connection, or None if any failed
-    (then nothing is answered: read the usual way)."""
+    """The rows of each ``(prepared.Prepared, params)`` of ``reads`` (a
+    list of tuples each, as the driver returns them), run in order on one
+    connection, or None if any failed (then nothing is answered: read the
+    usual way)."""
     engine = db_engine.get_engine()
     if engine is db_engine.pooled_sqlite_engine():
         return _fetch_on_own_connection(engine, reads)
@@ -67,7 +41,15 @@ def fetch(*reads):
     except Exception:  # noqa: B902 - the usual read will say what it is
         return None
     try:
-        return _run(engine, connection.dbapi_connection, reads)
+        cursor = connection.dbapi_connection.cursor()
+
+        def query(sql, args):
+            cursor.execute(sql, args)
+            return cursor.fetchall()
+        try:
+            return _run(engine, query, reads)
+        finally:
+            cursor.close()
     except Exception:  # noqa: B902 - the usual read will say what it is
         # It may be broken (a server that went away); a new one replaces it.
         connection.invalidate()
@@ -95,15 +77,12 @@ def _fetch_on_own_connection(engine, reads):
             return None
         own = _own.connection = (engine, os.getpid(),
                                  pooled.dbapi_connection)
+
+    def query(sql, args):
+        # sqlite3's own shortcut: no cursor object to make and close.
+        return own[2].execute(sql, args).fetchall()
     try:
-        results = []
-        for statement, params in reads:
-            sql, args = statement.bind(engine, params)
-            for listener in _listeners:
-                listener(engine, sql)
-            # sqlite3's own shortcut: no cursor object to make and close.
-            results.append(own[2].execute(sql, args).fetchall())
-        return results
+        return _run(engine, query, reads)
     except Exception:  # noqa: B902 - the usual read will say what it is
         _own.connection = None
         try:
@@ -113,18 +92,15 @@ def _fetch_on_own_connection(engine, reads):
         return None
 
 
-def _run(engine, dbapi_connection, reads):
+def _run(engine, query, reads):
+    """The rows of each read; ``query(sql, args)`` runs one statement on
+    the connection and returns its rows."""
     results = []
-    cursor = dbapi_connection.cursor()
-    try:
-        for statement, params in reads:
-            sql, args = statement.bind(engine, params)
-            for listener in _listeners:
-                listener(engine, sql)
-            cursor.execute(sql, args)
-            results.append(cursor.fetchall())
-    finally:
-        cursor.close()
+    for statement, params in reads:
+        sql, args = statement.driver_sql(engine.dialect, params)
+        for listener in _listeners:
+            listener(engine, sql)
+        results.append(query(sql, args))
     return results
 
 

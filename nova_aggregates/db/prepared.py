@@ -42,11 +42,14 @@ class Prepared:
                         self.statement, dialect, names)
         return compiled
 
+    def driver_sql(self, dialect, params=None):
+        """``(SQL, parameters)`` as ``dialect``'s driver takes them."""
+        compiled = self._for(dialect, tuple(params) if params else ())
+        return compiled.sql, compiled.bind(params)
+
     def execute(self, conn, params=None):
         """Run it once on ``conn``; the driver-level CursorResult."""
-        names = tuple(params) if params else ()
-        compiled = self._for(conn.dialect, names)
-        return conn.exec_driver_sql(compiled.sql, compiled.bind(params))
+        return conn.exec_driver_sql(*self.driver_sql(conn.dialect, params))
 
     def execute_many(self, conn, many):
         """Run it for each of ``many`` (dicts with the same names)."""

@@ -29,6 +29,7 @@ from nova_aggregates.db.nova_api.models import aggregate_hosts
 from nova_aggregates.db.nova_api.models import aggregate_metadata
 from nova_aggregates.db.nova_api.models import aggregate_state
 from nova_aggregates.db.nova_api.models import aggregates
+from nova_aggregates.db import prepared
 from nova_aggregates import exception
 
 # -- reading ------------------------------------------------------------------
@@ -58,7 +59,8 @@ _STATE = sa.func.coalesce(
 
 _SELECT = sa.select(*_COLUMNS).select_from(_WITH_STATE)
 _LIST = _SELECT.order_by(aggregates.c.id)
-_GET = _SELECT.where(aggregates.c.id == sa.bindparam('aggregate_id'))
+_GET = prepared.Prepared(_SELECT.where(
+    aggregates.c.id == sa.bindparam('aggregate_id')))
 _IN_STATE = _SELECT.where(_STATE == sa.bindparam('state')).order_by(
     aggregates.c.id)
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from nova_aggregates import context
 from nova_aggregates.db import api as db
 from nova_aggregates.db import direct
+from nova_aggregates.db import prepared
 from nova_aggregates import exception
 from tests import base
 
@@ -96,9 +97,9 @@ class TestDirectReads(base.TestCase):
     """db.direct: one-statement reads on a DBAPI connection, outside the
     enginefacade; on file SQLite, each thread's own connection."""
 
-    COUNT = direct.Statement(sa.select(sa.func.count()).select_from(
+    COUNT = prepared.Prepared(sa.select(sa.func.count()).select_from(
         db.compute_hosts))
-    BY_NAME = direct.Statement(sa.select(db.compute_hosts.c.zone).where(
+    BY_NAME = prepared.Prepared(sa.select(db.compute_hosts.c.zone).where(
         db.compute_hosts.c.name == sa.bindparam('name')))
 
     def add_host(self, name):
@@ -133,7 +134,7 @@ class TestDirectReads(base.TestCase):
             self.assertIsNot(first, direct._own.connection[2])
 
     def test_a_failed_read_answers_nothing_and_the_next_one_works(self):
-        broken = direct.Statement(sa.select(sa.text('nosuchcolumn')))
+        broken = prepared.Prepared(sa.select(sa.text('nosuchcolumn')))
         direct.fetch((self.COUNT, None))
         first = direct._own.connection[2]
         self.assertIsNone(direct.fetch((self.COUNT, None), (broken, None)))
