@@ -189,6 +189,14 @@ def say(text):
 
 # -- machine --------------------------------------------------------------
 
+def _hello_request(transport):
+    """One request to the floor's server, checked; its latency."""
+    resp = transport.request('GET', '/').expect(200)
+    if resp.body != b'{"hello": "world"}':
+        raise BenchmarkError('hello: wrong answer %r' % resp.body)
+    return resp.elapsed
+
+
 def _loadavg():
     try:
         with open('/proc/loadavg') as fh:
@@ -278,13 +286,8 @@ class Bench:
             for _ in range(50):
                 transport.request('GET', '/').expect(200)
             cpu = srv.CPUMeter(server)
-            latencies = []
-            for _ in range(self.args.hello_requests):
-                resp = transport.request('GET', '/').expect(200)
-                if resp.body != b'{"hello": "world"}':
-                    raise BenchmarkError('hello: wrong answer %r'
-                                         % resp.body)
-                latencies.append(resp.elapsed)
+            latencies = [_hello_request(transport)
+                         for _ in range(self.args.hello_requests)]
             spent = cpu.take()
             transport.close()
         summary = stats.summarize(latencies)
@@ -307,15 +310,8 @@ class Bench:
             transport = HTTPTransport(port)
             for _ in range(50):
                 transport.request('GET', '/').expect(200)
-
-            def floor():
-                resp = transport.request('GET', '/').expect(200)
-                if resp.body != b'{"hello": "world"}':
-                    raise BenchmarkError('hello: wrong answer %r'
-                                         % resp.body)
-                return resp.elapsed
             try:
-                yield floor
+                yield lambda: _hello_request(transport)
             finally:
                 transport.close()
 
