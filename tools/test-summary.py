@@ -1,9 +1,11 @@
 """After ``make test``: one closing summary of the last stestr run.
 
-Reads the run from ``stestr last --subunit`` and prints, for the tests that
+Reads the run from ``stestr last --subunit`` and prints the tests that
+failed (each with the last lines of its traceback), then, for the tests that
 were skipped, how many and why (grouped by reason), then the totals. A
 skip is never silent: a suite that needs a service this machine lacks says
-which service and how to get it.
+which service and how to get it. The failures come last but for the skips,
+so that a CI log cut to its tail still names them.
 """
 
 import collections
@@ -22,6 +24,7 @@ class _Outcomes(testtools.StreamResult):
         super().__init__()
         self.outcomes = {}
         self.reasons = collections.defaultdict(bytes)
+        self.tracebacks = collections.defaultdict(bytes)
 
     def status(self, test_id=None, test_status=None, file_name=None,
                file_bytes=None, **kwargs):
@@ -31,6 +34,15 @@ class _Outcomes(testtools.StreamResult):
             self.outcomes[test_id] = test_status
         if file_name == 'reason' and file_bytes:
             self.reasons[test_id] += file_bytes
+        if file_name == 'traceback' and file_bytes:
+            self.tracebacks[test_id] += file_bytes
+
+
+def _last_lines(text, count=3):
+    """The traceback's last lines (a mismatch's message spans a few), on
+    one line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return ' | '.join(lines[-count:])[:400] or 'no traceback recorded'
 
 
 def main():
@@ -43,6 +55,14 @@ def main():
     subunit.ByteStreamToStreamResult(
         io.BytesIO(stream), non_subunit_name='stdout').run(result)
     counts = collections.Counter(result.outcomes.values())
+    failed = sorted(test for test, status in result.outcomes.items()
+                    if status in ('fail', 'uxsuccess'))
+    if failed:
+        print('Failed %d tests:' % len(failed))
+        for test in failed:
+            print('  %s' % test)
+            print('      %s' % _last_lines(
+                result.tracebacks[test].decode('utf-8', 'replace')))
     skipped = collections.Counter(
         result.reasons[test].decode('utf-8', 'replace').strip() or
         'no reason given'
