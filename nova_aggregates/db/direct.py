@@ -10,7 +10,8 @@ same SELECT on a pooled DBAPI connection takes about 9 us.
 Only for reads that stand alone.  Each statement sees what was committed
 when it ran, as a statement of a transaction at READ COMMITTED does
 (SQLite runs it on its own; the other drivers' implicit transaction is
-rolled back when the connection goes back to the pool).  Reads that must
+rolled back right after the read, before the connection goes back to the
+pool).  Reads that must
 agree with each other as one snapshot stay in ``@reader`` functions.
 
 Failures are not answered here: the connection that failed is dropped
@@ -40,21 +41,40 @@ def fetch(*reads):
         connection = engine.raw_connection()
     except Exception:  # noqa: B902 - the usual read will say what it is
         return None
+    ended = False
     try:
-        cursor = connection.dbapi_connection.cursor()
+        dbapi_connection = connection.dbapi_connection
+        cursor = dbapi_connection.cursor()
 
         def query(sql, args):
             cursor.execute(sql, args)
             return cursor.fetchall()
         try:
-            return _run(engine, query, reads)
+            rows = _run(engine, query, reads)
         finally:
             cursor.close()
+        # The driver's implicit transaction ends here, where a server that
+        # went away since the read is a connection to drop; the pool's
+        # rollback on return would log it as an error with a traceback.
+        dbapi_connection.rollback()
+        ended = True
+        return rows
     except Exception:  # noqa: B902 - the usual read will say what it is
         # It may be broken (a server that went away); a new one replaces it.
         connection.invalidate()
         return None
     finally:
+        _give_back(connection, ended)
+
+
+def _give_back(connection, rolled_back):
+    """Return a pooled DBAPI connection; one whose transaction was just
+    rolled back is not rolled back again (SQLAlchemy's own way of telling
+    its pool so, as its Connection does; ``close()`` where it is missing)."""
+    close_special = getattr(connection, '_close_special', None)
+    if rolled_back and close_special is not None:
+        close_special(transaction_reset=True)
+    else:
         connection.close()
 
 

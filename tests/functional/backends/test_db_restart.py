@@ -151,7 +151,9 @@ class TestDatabaseRestart(testtools.TestCase):
         # answer from the database and be read only now, on a busy machine).
         during = [e for e in load.between(down, coming_back) if e[5] >= down]
         self.assertTrue(during, 'no request while the database was down')
-        self.assertEqual({503}, {e[3] for e in during})
+        self.assertEqual({503}, {e[3] for e in during}, [
+            (e[1], e[3], 'sent %+.3f s, answered %+.3f s after down' % (
+                e[5] - down, e[0] - down)) for e in during if e[3] != 503])
         before = load.between(going_down - 0.4, going_down)
         self.assertTrue(before)
         self.assertEqual({200}, {e[3] for e in before})

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from nova_aggregates import context
 from nova_aggregates.db import api as db
+from nova_aggregates.db import direct
 from nova_aggregates.db import prepared
 from tests.functional import backends
 
@@ -89,6 +90,38 @@ class PreparedTests:
         # The whole transaction went.
         self.assertEqual('az1', self.row('h1')[1])
 
+    #: SQL that takes an exclusive lock on compute_hosts within a second, or
+    #: fails: None where a direct read holds no transaction (SQLite).
+    EXCLUSIVE_LOCK = None
+
+    def test_a_direct_read_ends_its_transaction_itself(self):
+        with self.engine.begin() as conn:
+            _INSERT.execute(conn, {
+                'name': 'h1', 'zone': 'az1', 'status': 'enabled',
+                'maintenance': 'off',
+                'created_at': datetime.datetime(2026, 1, 1)})
+        rollbacks = []
+        dialect = self.engine.dialect
+        do_rollback = dialect.do_rollback
+        self.addCleanup(setattr, dialect, 'do_rollback', do_rollback)
+        dialect.do_rollback = lambda conn: (rollbacks.append(conn),
+                                            do_rollback(conn))
+        rows = direct.fetch((_BY_NAME, {'host_name': 'h1'}))
+        # As the driver returns them (no result processors: SQLite's
+        # datetime is text).
+        self.assertEqual([[('h1', 'az1', 'off', 7)]], [
+            [(row[0], row[1], row[3], row[4]) for row in result]
+            for result in rows])
+        # The pool was not left to roll the read back on its return (where
+        # a server gone since would be an error logged with a traceback).
+        self.assertEqual([], rollbacks)
+        if self.EXCLUSIVE_LOCK:
+            # Nor is the read's transaction still open, holding its lock.
+            with self.engine.connect() as other:
+                for sql in self.EXCLUSIVE_LOCK:
+                    other.exec_driver_sql(sql)
+                other.rollback()
+
 
 class TestPreparedSQLite(PreparedTests, backends.ServiceDatabaseMixin,
                          backends.SQLiteTestCase):
@@ -97,9 +130,11 @@ class TestPreparedSQLite(PreparedTests, backends.ServiceDatabaseMixin,
 
 class TestPreparedPostgreSQL(PreparedTests, backends.ServiceDatabaseMixin,
                              backends.PostgreSQLTestCase):
-    pass
+    EXCLUSIVE_LOCK = ("SET lock_timeout = '1s'",
+                      'LOCK TABLE compute_hosts IN ACCESS EXCLUSIVE MODE')
 
 
 class TestPreparedMySQL(PreparedTests, backends.ServiceDatabaseMixin,
                         backends.MySQLTestCase):
-    pass
+    EXCLUSIVE_LOCK = ('SET SESSION lock_wait_timeout = 1',
+                      'LOCK TABLES compute_hosts WRITE', 'UNLOCK TABLES')
