@@ -8,6 +8,7 @@ from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
 from nova_aggregates import context
+from nova_aggregates.db import aggregate_metadata
 from nova_aggregates.db import api as db
 from nova_aggregates.db import direct
 from nova_aggregates.db import prepared
@@ -89,6 +90,26 @@ class PreparedTests:
         self.assertRaises(db_exc.DBDuplicateEntry, twice, ctx)
         # The whole transaction went.
         self.assertEqual('az1', self.row('h1')[1])
+
+    def test_metadata_keys_are_dropped_by_count_and_past_the_prepared(self):
+        ctx = context.get_admin_context()
+        many = aggregate_metadata.PREPARED_KEYS + 6
+        keys = ['k%02d' % n for n in range(many)]
+        mine = db.aggregate_create(ctx, 'mine', {k: 'v' for k in keys})
+        other = db.aggregate_create(ctx, 'other', {k: 'o' for k in keys})
+        # One key, then three (each number of keys its own statement), then
+        # all but two of them (past the prepared ones: an expanding IN).
+        db.aggregate_metadata_update(ctx, mine['id'], {'k00': 'new'})
+        db.aggregate_metadata_update(ctx, mine['id'], {}, keys[1:4])
+        self.assertEqual(dict({k: 'v' for k in keys[4:]}, k00='new'),
+                         db.aggregate_get(ctx, mine['id'])['metadata'])
+        db.aggregate_metadata_update(ctx, mine['id'], {'k00': 'last'},
+                                     keys[1:-1])
+        self.assertEqual({'k00': 'last', keys[-1]: 'v'},
+                         db.aggregate_get(ctx, mine['id'])['metadata'])
+        # The other aggregate's keys of the same names stay.
+        self.assertEqual({k: 'o' for k in keys},
+                         db.aggregate_get(ctx, other['id'])['metadata'])
 
     #: SQL that takes an exclusive lock on compute_hosts within a second, or
     #: fails: None where a direct read holds no transaction (SQLite).
