@@ -25,6 +25,10 @@ clients, and quick to stop.
   runs on the worker's main loop, finds nothing left to wait for.
   ``BodySizeLimit`` asks for such a close (``ENV_CLOSE_CONNECTION``) after
   a refused body; this worker turns that into ``Connection: close``.
+* **One send per response.**  gunicorn sends a response's headers, then
+  each body chunk, one ``sendall`` each; ours (``_OneSendResponse``) sends
+  the headers with the first chunk (a small JSON answer is one segment on
+  the wire, one system call here and one read for the client).
 * **Stopping.**  SIGTERM, SIGINT and SIGQUIT all stop the worker the same
   way: no new connections, idle kept-alive connections closed within
   ``STOP_KEEPALIVE_LINGER`` (a request already arriving on one is still
@@ -46,8 +50,9 @@ Written against gunicorn 27 (tested with 27.0.1; nova_aggregates.cmd.api
 needs a recent gunicorn anyway).  It relies on these gthread internals, to
 check on an upgrade: ``handle(conn)`` returning ``False`` for a connection
 to close, ``handle_request(req, conn)``, ``_cap_keepalive(deadline)`` and
-``pending_conns`` on stopping, and the ``Response`` (``force_close()``)
-behind the ``start_response`` the application gets.  Where one is missing,
+``pending_conns`` on stopping, and the ``Response`` (``force_close()``,
+``send_headers()``, ``_emit_body()``, ``close()``, ``chunked``,
+``headers_sent``) behind the ``start_response`` the application gets.  Where one is missing,
 that part falls back to gunicorn's own behaviour.
 """
 
@@ -60,6 +65,8 @@ import struct
 import threading
 import time
 
+from gunicorn.http import wsgi as gunicorn_wsgi
+from gunicorn import util as gunicorn_util
 from gunicorn.workers import gthread
 
 from nova_aggregates.api import middleware
@@ -228,6 +235,46 @@ class ReadDeadlines:
                 pass
 
 
+class _OneSendResponse(gunicorn_wsgi.Response):
+    """gunicorn's HTTP/1.x response, whose headers go out with the first
+    body chunk (or at ``close()`` if no chunk comes).  Until they are on the
+    wire ``headers_sent`` stays False, so that an application failing before
+    its first chunk still gets gunicorn's error response instead.  Chunked
+    responses are left as they are (the headers precede the framing)."""
+
+    _pending_headers = None
+
+    def send_headers(self):
+        if self.headers_sent or self._pending_headers is not None:
+            return
+        if self.chunked:
+            super().send_headers()
+            return
+        lines = self.default_headers()
+        lines.extend(['%s: %s\r\n' % header for header in self.headers])
+        self._pending_headers = ('%s\r\n' % ''.join(lines)).encode(
+            'latin-1')
+
+    def _emit_body(self, data):
+        pending = self._pending_headers
+        if pending is not None:
+            self._pending_headers = None
+            data = pending + data
+        gunicorn_util.write(self.sock, data, self.chunked)
+        self.headers_sent = True
+
+    def close(self):
+        if not self.headers_sent:
+            # No chunk came (an empty body): the headers alone.
+            self.send_headers()
+        pending = self._pending_headers
+        if pending is not None:
+            self._pending_headers = None
+            gunicorn_util.write(self.sock, pending)
+            self.headers_sent = True
+        super().close()
+
+
 def _timeval(seconds):
     whole = int(seconds)
     return struct.pack('ll', whole, int((seconds - whole) * 1e6))
@@ -261,14 +308,17 @@ class ThreadWorker(gthread.ThreadWorker):
 
         def serve(environ, start_response):
             environ[middleware.ENV_READ_DEADLINES] = deadlines
+            # gunicorn hands the application its Response's own
+            # start_response.
+            response = getattr(start_response, '__self__', None)
+            if type(response) is gunicorn_wsgi.Response:
+                response.__class__ = _OneSendResponse
             result = application(environ, start_response)
             # Asked for, or stopping since the request came in.
             if middleware.ENV_CLOSE_CONNECTION in environ or \
                     not worker.alive:
-                # gunicorn hands the application its Response's own
-                # start_response; the headers are sent on the first write,
-                # after this returns, so they will say "Connection: close".
-                response = getattr(start_response, '__self__', None)
+                # The headers are sent on the first write, after this
+                # returns, so they will say "Connection: close".
                 force_close = getattr(response, 'force_close', None)
                 if force_close is not None:
                     force_close()

@@ -1,0 +1,134 @@
+"""nova_aggregates.cmd.worker's responses on the wire: each one sent whole
+by one ``sendall`` where gunicorn would send its headers, then each chunk,
+and the same bytes as gunicorn's otherwise (the worker's request thread,
+on a socket pair, no server process)."""
+
+import socket
+import threading
+
+from gunicorn import config as gunicorn_config
+from gunicorn import glogging
+from gunicorn.workers import gthread
+import testtools
+
+from nova_aggregates.cmd import worker as na_worker
+
+
+class _RecordingSocket(socket.socket):
+    """The server's end: what each ``sendall`` sent."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sends = []
+
+    def sendall(self, data, *args):
+        self.sends.append(bytes(data))
+        return super().sendall(data, *args)
+
+
+def _app(status, headers, chunks, fail=False):
+    def application(environ, start_response):
+        environ['wsgi.input'].read()
+        start_response(status, list(headers))
+        if fail:
+            raise RuntimeError('the application failed')
+        return iter(chunks) if not isinstance(chunks, list) else chunks
+    return application
+
+
+class TestOneSendResponses(testtools.TestCase):
+
+    def serve(self, application, request=b'GET /x HTTP/1.1\r\nHost: h\r\n'
+              b'\r\n'):
+        """The sends of the worker answering ``request`` on a keep-alive
+        connection, and all the client received."""
+        cfg = gunicorn_config.Config()
+        # The failing application's traceback is expected, not shown.
+        cfg.set('loglevel', 'critical')
+        worker = na_worker.ThreadWorker(0, 0, [], None, 30, cfg,
+                                        glogging.Logger(cfg))
+        worker.wsgi = worker._wrap(application)
+        worker.header_timeout = worker.send_timeout = 10
+        worker.alive = True
+        worker.nr_conns = 1
+        client, server = socket.socketpair()
+        server = _RecordingSocket(fileno=server.detach())
+        self.addCleanup(client.close)
+        received = []
+
+        def read():
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    return
+                received.append(data)
+        reader = threading.Thread(target=read)
+        reader.start()
+        client.sendall(request)
+        client.shutdown(socket.SHUT_WR)
+        conn = gthread.TConn(cfg, server, ('127.0.0.1', 40000),
+                             ('127.0.0.1', 8774))
+        worker.handle(conn)
+        server.close()
+        reader.join(10)
+        return server.sends, b''.join(received)
+
+    @staticmethod
+    def split(answer):
+        head, _, body = answer.partition(b'\r\n\r\n')
+        lines = head.decode('latin-1').split('\r\n')
+        return lines[0], dict(line.split(': ', 1) for line in lines[1:]), body
+
+    def test_headers_and_body_go_in_one_send(self):
+        sends, answer = self.serve(_app('200 OK', [
+            ('Content-Type', 'application/json'),
+            ('Content-Length', '11')], [b'{"a": true}']))
+        self.assertEqual(1, len(sends), sends)
+        self.assertEqual(answer, sends[0])
+        status, headers, body = self.split(answer)
+        self.assertEqual('HTTP/1.1 200 OK', status)
+        self.assertEqual('11', headers['Content-Length'])
+        self.assertEqual('keep-alive', headers['Connection'])
+        self.assertEqual(b'{"a": true}', body)
+
+    def test_a_response_without_body_is_one_send_too(self):
+        for status in ('304 Not Modified', '204 No Content'):
+            sends, answer = self.serve(_app(status, [('ETag', '"1-v"')], []))
+            self.assertEqual([answer], sends)
+            line, headers, body = self.split(answer)
+            self.assertEqual('HTTP/1.1 ' + status, line)
+            self.assertEqual('"1-v"', headers['ETag'])
+            self.assertEqual(b'', body)
+
+    def test_later_chunks_follow_in_their_own_sends(self):
+        sends, answer = self.serve(_app('200 OK', [
+            ('Content-Length', '6')], [b'ab', b'cd', b'ef']))
+        self.assertEqual(3, len(sends))
+        self.assertTrue(sends[0].endswith(b'\r\n\r\nab'), sends[0])
+        self.assertEqual([b'cd', b'ef'], sends[1:])
+        self.assertEqual(b'abcdef', self.split(answer)[2])
+
+    def test_a_chunked_response_is_framed_as_gunicorn_frames_it(self):
+        sends, answer = self.serve(_app('200 OK', [], (
+            chunk for chunk in (b'ab', b'cde'))))
+        line, headers, body = self.split(answer)
+        self.assertEqual('chunked', headers['Transfer-Encoding'])
+        self.assertEqual(b'2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n', body)
+        # The headers went first, alone, as gunicorn sends them.
+        self.assertTrue(sends[0].endswith(b'\r\n\r\n'), sends)
+
+    def test_an_application_failing_before_its_body_gets_a_500(self):
+        # No headers went out before the failure: gunicorn's error answer
+        # is the only response on the wire.
+        sends, answer = self.serve(_app('200 OK', [
+            ('Content-Length', '2')], [b'{}'], fail=True))
+        self.assertEqual(1, answer.count(b'HTTP/1.1 '), answer)
+        self.assertTrue(answer.startswith(b'HTTP/1.1 500 '), answer)
+
+    def test_a_body_is_read_before_the_answer(self):
+        sends, answer = self.serve(
+            _app('201 Created', [('Content-Length', '2')], [b'{}']),
+            b'POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc')
+        self.assertEqual([answer], sends)
+        self.assertEqual(('HTTP/1.1 201 Created', b'{}'),
+                         self.split(answer)[::2])
