@@ -29,6 +29,13 @@ clients, and quick to stop.
   each body chunk, one ``sendall`` each; ours (``_OneSendResponse``) sends
   the headers with the first chunk (a small JSON answer is one segment on
   the wire, one system call here and one read for the client).
+* **Work deferred until idle.**  A request may leave work for when its
+  thread is idle (``middleware.ENV_DEFER_UNTIL_IDLE``: the request log's
+  line).  After a kept-alive response the thread first waits up to
+  ``IDLE_BEFORE_DEFERRED`` for the client's next request and serves it at
+  once if it comes; the deferred work runs when none came, before the
+  thread waits longer, when the connection ends, and at the latest once
+  ``DEFERRED_MAX`` items or ``DEFERRED_MAX_AGE`` seconds have piled up.
 * **Stopping.**  SIGTERM, SIGINT and SIGQUIT all stop the worker the same
   way: no new connections, idle kept-alive connections closed within
   ``STOP_KEEPALIVE_LINGER`` (a request already arriving on one is still
@@ -56,6 +63,7 @@ to close, ``handle_request(req, conn)``, ``_cap_keepalive(deadline)`` and
 that part falls back to gunicorn's own behaviour.
 """
 
+import logging
 import math
 import os
 import select
@@ -89,6 +97,15 @@ LINGER_BYTES = 512 * 1024
 #: for the client's next request before it hands the connection back to the
 #: main loop (see ThreadWorker._next_request_soon).
 NEXT_REQUEST_WAIT = 0.002
+#: With deferred work pending (the request log's lines), how long (seconds)
+#: the next request may take to come before that work runs first; and how
+#: much of it, or how old, may pile up before it runs anyway.
+IDLE_BEFORE_DEFERRED = 0.0005
+DEFERRED_MAX = 64
+DEFERRED_MAX_AGE = 0.1
+
+#: Per request thread: the deferred work of the connection it serves.
+_serving = threading.local()
 
 
 def _cut(sock):
@@ -275,6 +292,39 @@ class _OneSendResponse(gunicorn_wsgi.Response):
         super().close()
 
 
+class _Deferred:
+    """The work a connection's requests left for when its thread is idle
+    (``middleware.ENV_DEFER_UNTIL_IDLE``)."""
+
+    __slots__ = ('items', 'since')
+
+    def __init__(self):
+        self.items = []
+        self.since = None
+
+    def __bool__(self):
+        return bool(self.items)
+
+    def add(self, function):
+        if not self.items:
+            self.since = time.monotonic()
+        self.items.append(function)
+
+    def due(self):
+        """Whether enough piled up, or waited long enough, to run now."""
+        return len(self.items) >= DEFERRED_MAX or \
+            time.monotonic() - self.since >= DEFERRED_MAX_AGE
+
+    def run(self):
+        items, self.items = self.items, []
+        for function in items:
+            try:
+                function()
+            except Exception:  # noqa: B902 - a log line must not stop serving
+                logging.getLogger(__name__).exception(
+                    'Deferred work %r failed', function)
+
+
 def _timeval(seconds):
     whole = int(seconds)
     return struct.pack('ll', whole, int((seconds - whole) * 1e6))
@@ -308,6 +358,9 @@ class ThreadWorker(gthread.ThreadWorker):
 
         def serve(environ, start_response):
             environ[middleware.ENV_READ_DEADLINES] = deadlines
+            deferred = getattr(_serving, 'deferred', None)
+            if deferred is not None:
+                environ[middleware.ENV_DEFER_UNTIL_IDLE] = deferred.add
             # gunicorn hands the application its Response's own
             # start_response.
             response = getattr(start_response, '__self__', None)
@@ -328,13 +381,20 @@ class ThreadWorker(gthread.ThreadWorker):
     # -- a connection, in a request thread ---------------------------------
 
     def handle(self, conn):
-        while True:
-            result = self._handle_one(conn)
-            if result is False:
-                self._close_lingering(conn.sock)
-                return result
-            if result is not True or not self._next_request_soon(conn):
-                return result
+        deferred = _serving.deferred = _Deferred()
+        try:
+            while True:
+                result = self._handle_one(conn)
+                if result is False:
+                    deferred.run()
+                    self._close_lingering(conn.sock)
+                    return result
+                if result is not True or not self._next_request_soon(
+                        conn, deferred):
+                    return result
+        finally:
+            _serving.deferred = None
+            deferred.run()
 
     def _handle_one(self, conn):
         sock = conn.sock
@@ -355,7 +415,7 @@ class ThreadWorker(gthread.ThreadWorker):
         finally:
             self.deadlines.disarm(sock)
 
-    def _next_request_soon(self, conn):
+    def _next_request_soon(self, conn, deferred=None):
         """After a kept-alive response: whether the client's next request
         is already there or comes within NEXT_REQUEST_WAIT, while there is
         a thread for every connection (waiting starves no one).  Then this
@@ -365,14 +425,29 @@ class ThreadWorker(gthread.ThreadWorker):
         third of the time of a small request."""
         if not self.alive or self.nr_conns > self.cfg.threads:
             return False
+        if deferred and deferred.due():
+            deferred.run()
         if conn.parser is not None and conn.parser.unreader.buf.getvalue():
             # Read ahead with the last body: the next request has begun.
             return True
         sock = conn.sock
         if isinstance(sock, ssl.SSLSocket):
             return sock.pending() > 0
+        wait = NEXT_REQUEST_WAIT
+        if deferred:
+            # A client that sends its next request at once gets it served
+            # before the deferred work runs.
+            if self._readable(sock, IDLE_BEFORE_DEFERRED):
+                return True
+            wait -= IDLE_BEFORE_DEFERRED
+        if deferred:
+            deferred.run()
+        return self._readable(sock, wait)
+
+    @staticmethod
+    def _readable(sock, timeout):
         try:
-            ready, _, _ = select.select([sock], [], [], NEXT_REQUEST_WAIT)
+            ready, _, _ = select.select([sock], [], [], timeout)
         except (OSError, ValueError):
             return False
         return bool(ready)

@@ -5,12 +5,15 @@ on a socket pair, no server process)."""
 
 import socket
 import threading
+import time
 
 from gunicorn import config as gunicorn_config
 from gunicorn import glogging
+import fixtures
 from gunicorn.workers import gthread
 import testtools
 
+from nova_aggregates.api import middleware
 from nova_aggregates.cmd import worker as na_worker
 
 
@@ -36,12 +39,14 @@ def _app(status, headers, chunks, fail=False):
     return application
 
 
-class TestOneSendResponses(testtools.TestCase):
+class _WorkerTestCase(testtools.TestCase):
 
     def serve(self, application, request=b'GET /x HTTP/1.1\r\nHost: h\r\n'
-              b'\r\n'):
+              b'\r\n', pause_between=None):
         """The sends of the worker answering ``request`` on a keep-alive
-        connection, and all the client received."""
+        connection, and all the client received.  ``pause_between``:
+        ``request`` is a list, sent one after the other, each once the
+        answer to the one before is in, after that many seconds."""
         cfg = gunicorn_config.Config()
         # The failing application's traceback is expected, not shown.
         cfg.set('loglevel', 'critical')
@@ -62,10 +67,24 @@ class TestOneSendResponses(testtools.TestCase):
                 if not data:
                     return
                 received.append(data)
-        reader = threading.Thread(target=read)
-        reader.start()
-        client.sendall(request)
-        client.shutdown(socket.SHUT_WR)
+        if pause_between is None:
+            reader = threading.Thread(target=read)
+            reader.start()
+            client.sendall(request)
+            client.shutdown(socket.SHUT_WR)
+        else:
+            def send_in_turn():
+                for number, one in enumerate(request):
+                    if number:
+                        while b''.join(received).count(
+                                b'HTTP/1.1 ') < number:
+                            received.append(client.recv(65536))
+                        time.sleep(pause_between)
+                    client.sendall(one)
+                client.shutdown(socket.SHUT_WR)
+                read()
+            reader = threading.Thread(target=send_in_turn)
+            reader.start()
         conn = gthread.TConn(cfg, server, ('127.0.0.1', 40000),
                              ('127.0.0.1', 8774))
         worker.handle(conn)
@@ -78,6 +97,9 @@ class TestOneSendResponses(testtools.TestCase):
         head, _, body = answer.partition(b'\r\n\r\n')
         lines = head.decode('latin-1').split('\r\n')
         return lines[0], dict(line.split(': ', 1) for line in lines[1:]), body
+
+
+class TestOneSendResponses(_WorkerTestCase):
 
     def test_headers_and_body_go_in_one_send(self):
         sends, answer = self.serve(_app('200 OK', [
@@ -132,3 +154,54 @@ class TestOneSendResponses(testtools.TestCase):
         self.assertEqual([answer], sends)
         self.assertEqual(('HTTP/1.1 201 Created', b'{}'),
                          self.split(answer)[::2])
+
+
+class TestWorkDeferredUntilIdle(_WorkerTestCase):
+    """middleware.ENV_DEFER_UNTIL_IDLE: what a request defers (the request
+    log's line) runs once no next request is there to serve, and never
+    later than the connection's end."""
+
+    def application(self, events):
+        def application(environ, start_response):
+            path = environ['PATH_INFO']
+            events.append(('served', path))
+            environ[middleware.ENV_DEFER_UNTIL_IDLE](
+                lambda: events.append(('deferred', path)))
+            start_response('200 OK', [('Content-Length', '2')])
+            return [b'{}']
+        return application
+
+    @staticmethod
+    def request(path):
+        return b'GET %s HTTP/1.1\r\nHost: h\r\n\r\n' % path
+
+    def test_requests_sent_at_once_are_served_first(self):
+        events = []
+        self.serve(self.application(events),
+                   self.request(b'/a') + self.request(b'/b'))
+        self.assertEqual([('served', '/a'), ('served', '/b'),
+                          ('deferred', '/a'), ('deferred', '/b')], events)
+
+    def test_a_client_that_pauses_finds_the_work_done(self):
+        # A pause longer than IDLE_BEFORE_DEFERRED, shorter than the wait
+        # for a next request (made long, for a loaded machine).
+        self.useFixture(fixtures.MockPatch(
+            'nova_aggregates.cmd.worker.NEXT_REQUEST_WAIT', 5.0))
+        events = []
+        self.serve(self.application(events),
+                   [self.request(b'/a'), self.request(b'/b')],
+                   pause_between=0.1)
+        self.assertEqual([('served', '/a'), ('deferred', '/a'),
+                          ('served', '/b'), ('deferred', '/b')], events)
+
+    def test_what_piles_up_runs_at_its_limit(self):
+        events = []
+        self.useFixture(fixtures.MockPatch(
+            'nova_aggregates.cmd.worker.DEFERRED_MAX', 2))
+        self.serve(self.application(events), b''.join(
+            self.request(b'/%d' % n) for n in range(5)))
+        self.assertEqual(
+            [('served', '/0'), ('served', '/1'), ('deferred', '/0'),
+             ('deferred', '/1'), ('served', '/2'), ('served', '/3'),
+             ('deferred', '/2'), ('deferred', '/3'), ('served', '/4'),
+             ('deferred', '/4')], events)

@@ -2,11 +2,23 @@
 server has sent the response (at ``close()``), not before."""
 
 import logging
+import time
 
 import fixtures
 import testtools
 
 from nova_aggregates.api import middleware
+from nova_aggregates import context
+
+
+class _ContextId(logging.Filter):
+    """Puts the request id of the record's context (as oslo.log's
+    formatter reads it) on the record."""
+
+    def filter(self, record):
+        record_context = getattr(record, 'context', None)
+        record.context_id = getattr(record_context, 'request_id', '-')
+        return True
 
 
 class _Body:
@@ -55,3 +67,37 @@ class TestRequestLog(testtools.TestCase):
         self.assertEqual([b'x'], list(result))
         result.close()
         self.assertIn('"GET /" status: 404', logger.output)
+
+    def test_a_deferred_line_is_the_requests_own(self):
+        # Under our worker the line is handed to it, to be written when the
+        # thread is idle: with this request's duration and context, even
+        # once the thread serves another request.
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='nova_aggregates.api.requests', level=logging.INFO,
+            format='%(context_id)s %(message)s'))
+        context_id = _ContextId()
+        requests_log = logging.getLogger('nova_aggregates.api.requests')
+        requests_log.addFilter(context_id)
+        self.addCleanup(requests_log.removeFilter, context_id)
+        deferred = []
+
+        def app(environ, start_response):
+            context.RequestContext(request_id='req-mine', overwrite=True)
+            start_response('200 OK', [])
+            return [b'{}']
+
+        result = middleware.RequestLog(app)(
+            {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/x',
+             middleware.ENV_REQUEST_ID: 'req-mine',
+             middleware.ENV_DEFER_UNTIL_IDLE: deferred.append},
+            lambda *a: None)
+        list(result)
+        result.close()
+        self.assertEqual('', logger.output)
+        self.assertEqual(1, len(deferred))
+        context.RequestContext(request_id='req-next', overwrite=True)
+        time.sleep(0.05)
+        deferred[0]()
+        line, = logger.output.splitlines()
+        self.assertRegex(line, r'^req-mine req-mine "GET /x" status: 200 '
+                               r'time: 0\.0[0-4]')
