@@ -59,8 +59,8 @@ check on an upgrade: ``handle(conn)`` returning ``False`` for a connection
 to close, ``handle_request(req, conn)``, ``_cap_keepalive(deadline)`` and
 ``pending_conns`` on stopping, and the ``Response`` (``force_close()``,
 ``send_headers()``, ``_emit_body()``, ``close()``, ``chunked``,
-``headers_sent``) behind the ``start_response`` the application gets.  Where one is missing,
-that part falls back to gunicorn's own behaviour.
+``headers_sent``) behind the ``start_response`` the application gets.
+Where one is missing, that part falls back to gunicorn's own behaviour.
 """
 
 import logging
@@ -440,7 +440,6 @@ class ThreadWorker(gthread.ThreadWorker):
             if self._readable(sock, IDLE_BEFORE_DEFERRED):
                 return True
             wait -= IDLE_BEFORE_DEFERRED
-        if deferred:
             deferred.run()
         return self._readable(sock, wait)
 

@@ -9,8 +9,9 @@ from nova_aggregates.db.models import aggregate_metadata
 from nova_aggregates.db import prepared
 
 _INSERT = prepared.Prepared(aggregate_metadata.insert())
-_DELETE_KEYS = aggregate_metadata.delete().where(
-    aggregate_metadata.c.aggregate_id == sa.bindparam('aggregate_id')).where(
+_OF_AGGREGATE = aggregate_metadata.c.aggregate_id == sa.bindparam(
+    'aggregate_id')
+_DELETE_KEYS = aggregate_metadata.delete().where(_OF_AGGREGATE).where(
     aggregate_metadata.c.key.in_(sa.bindparam('keys', expanding=True)))
 #: Up to this many keys, the DELETE of a request's keys is a statement
 #: prepared for that number of keys (``key0``, ``key1``, ...): an expanding
@@ -29,9 +30,7 @@ def _delete_keys(conn, aggregate_id, keys):
     statement = _DELETE_N_KEYS.get(count)
     if statement is None:
         statement = _DELETE_N_KEYS.setdefault(count, prepared.Prepared(
-            aggregate_metadata.delete().where(
-                aggregate_metadata.c.aggregate_id ==
-                sa.bindparam('aggregate_id')).where(
+            aggregate_metadata.delete().where(_OF_AGGREGATE).where(
                 aggregate_metadata.c.key.in_([
                     sa.bindparam('key%d' % n) for n in range(count)]))))
     params = {'key%d' % n: key for n, key in enumerate(keys)}

@@ -31,6 +31,16 @@ class PreparedTests:
         self.use_service()
         self.engine = db.get_engine()
 
+    def insert_host(self, name):
+        """Insert host ``name`` (prepared, in its own transaction); the
+        values inserted."""
+        values = {'name': name, 'zone': 'az1', 'status': 'enabled',
+                  'maintenance': 'off',
+                  'created_at': datetime.datetime(2026, 1, 1)}
+        with self.engine.begin() as conn:
+            _INSERT.execute(conn, values)
+        return values
+
     def row(self, name):
         with self.engine.connect() as conn:
             return conn.execute(sa.select(
@@ -58,11 +68,7 @@ class PreparedTests:
                          self.row('h3')[2:4])
 
     def test_an_update_names_the_columns_it_is_given(self):
-        with self.engine.begin() as conn:
-            _INSERT.execute(conn, {
-                'name': 'h1', 'zone': 'az1', 'status': 'enabled',
-                'maintenance': 'off',
-                'created_at': datetime.datetime(2026, 1, 1)})
+        self.insert_host('h1')
         with self.engine.begin() as conn:
             self.assertEqual(1, _RENAME.execute(conn, {
                 'host_name': 'h1', 'zone': 'az9'}).rowcount)
@@ -75,11 +81,7 @@ class PreparedTests:
                 HOSTS.c.status)).scalar())
 
     def test_errors_are_oslo_dbs_and_roll_back(self):
-        values = {'name': 'h1', 'zone': 'az1', 'status': 'enabled',
-                  'maintenance': 'off',
-                  'created_at': datetime.datetime(2026, 1, 1)}
-        with self.engine.begin() as conn:
-            _INSERT.execute(conn, values)
+        values = self.insert_host('h1')
         ctx = context.get_admin_context()
 
         @db.writer
@@ -116,11 +118,7 @@ class PreparedTests:
     EXCLUSIVE_LOCK = None
 
     def test_a_direct_read_ends_its_transaction_itself(self):
-        with self.engine.begin() as conn:
-            _INSERT.execute(conn, {
-                'name': 'h1', 'zone': 'az1', 'status': 'enabled',
-                'maintenance': 'off',
-                'created_at': datetime.datetime(2026, 1, 1)})
+        self.insert_host('h1')
         rollbacks = []
         dialect = self.engine.dialect
         do_rollback = dialect.do_rollback
