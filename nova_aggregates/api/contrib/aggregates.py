@@ -47,7 +47,18 @@ class AggregatesController:
         #: JSON of aggregates shown, kept while they do not change.
         self.rendered = rendered.RenderedAggregates(manager)
 
+    @staticmethod
+    def _valid_id(value):
+        """``value`` (a URL's text) as an aggregate id, or None if it
+        cannot be one."""
+        if _INTEGER.match(value) and 0 < int(value) <= _MAX_ID:
+            return int(value)
+        return None
+
     def _aggregate_id(self, req, value):
+        aggregate_id = self._valid_id(value)
+        if aggregate_id is not None:
+            return aggregate_id
         if not _INTEGER.match(value):
             if req.is_legacy():
                 # The 2012 extension simply did not find such an id.
@@ -55,11 +66,8 @@ class AggregatesController:
                                       'found.' % value[:64])
             raise faults.APIError(400, 'Invalid aggregate id %s: it must be '
                                   'an integer.' % value[:64])
-        aggregate_id = int(value)
-        if not 0 < aggregate_id <= _MAX_ID:
-            raise faults.APIError(404, 'Aggregate %s could not be found.'
-                                  % aggregate_id)
-        return aggregate_id
+        raise faults.APIError(404, 'Aggregate %s could not be found.'
+                              % int(value))
 
     def current_version(self, context, action, params):
         """The version ``action`` (``index`` or ``show``, of the v2.1
@@ -72,11 +80,11 @@ class AggregatesController:
             policy.authorize(context, aggregate_rules.PREFIX % 'index')
             return self.manager.aggregates_version(context)
         if action == 'show':
-            value = params['id']
-            if not _INTEGER.match(value) or not 0 < int(value) <= _MAX_ID:
+            aggregate_id = self._valid_id(params['id'])
+            if aggregate_id is None:
                 return None
             policy.authorize(context, aggregate_rules.PREFIX % 'show')
-            return self.manager.aggregate_version(context, int(value))
+            return self.manager.aggregate_version(context, aggregate_id)
         return None
 
     def index(self, req):
