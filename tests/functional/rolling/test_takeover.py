@@ -171,9 +171,15 @@ class TakeoverTests(test_pool_maintenance.NothingLostMixin,
         stop_sampling()
         self.assertEqual('succeeded', end['state'], end)
         self.assertEqual(['done'] * 4, [h['state'] for h in end['hosts']])
-        self.assertIn('Rolling maintenance task %d of aggregate %d '
-                      'succeeded' % (task_id, self.agg_id),
-                      self.nodes[1 - dead].output())
+        # The runner logs the end once it is recorded (and its taskflow
+        # logbook is gone): the line may follow the state by a moment.
+        line = 'Rolling maintenance task %d of aggregate %d succeeded' % (
+            task_id, self.agg_id)
+        deadline = time.monotonic() + 10
+        while line not in self.nodes[1 - dead].output() and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn(line, self.nodes[1 - dead].output())
         # Hosts done before the kill were not done again.
         for before, after in zip(at_kill['hosts'], end['hosts']):
             if before['state'] == 'done':
