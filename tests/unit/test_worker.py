@@ -205,3 +205,86 @@ class TestWorkDeferredUntilIdle(_WorkerTestCase):
              ('deferred', '/1'), ('served', '/2'), ('served', '/3'),
              ('deferred', '/2'), ('deferred', '/3'), ('served', '/4'),
              ('deferred', '/4')], events)
+
+
+class TestBusyPoll(_WorkerTestCase):
+    """[api] busy_poll: a request thread alone in its worker polls for the
+    client's next request without sleeping, for a while, then sleeps on
+    it as before."""
+
+    def worker(self, busy_poll):
+        cfg = gunicorn_config.Config()
+        worker = na_worker.ThreadWorker(0, 0, [], None, 30, cfg,
+                                        glogging.Logger(cfg))
+        worker.busy_poll = busy_poll
+        worker._serving_threads = 1
+        return worker
+
+    def pair(self):
+        client, server = socket.socketpair()
+        self.addCleanup(client.close)
+        self.addCleanup(server.close)
+        return client, server
+
+    def test_a_request_that_comes_during_the_poll_is_seen(self):
+        worker = self.worker(5.0)
+        client, server = self.pair()
+        sender = threading.Timer(0.05, client.sendall, (b'GET',))
+        sender.start()
+        self.addCleanup(sender.cancel)
+        started = time.monotonic()
+        self.assertTrue(worker._polled_readable(server, 5.0))
+        self.assertLess(time.monotonic() - started, 4.0)
+
+    def test_the_poll_does_not_sleep_and_ends_on_time(self):
+        worker = self.worker(0.2)
+        client, server = self.pair()
+        started, cpu = time.monotonic(), time.thread_time()
+        self.assertFalse(worker._polled_readable(server, 0.2))
+        elapsed = time.monotonic() - started
+        self.assertGreaterEqual(elapsed, 0.2)
+        self.assertLess(elapsed, 2.0)
+        # Awake throughout (a sleeping wait would use next to no CPU); the
+        # margin is for a machine busy enough to take the CPU away.
+        self.assertGreater(time.thread_time() - cpu, 0.02)
+
+    def test_the_poll_ends_once_another_thread_serves(self):
+        worker = self.worker(5.0)
+        client, server = self.pair()
+
+        def another():
+            worker._serving_threads = 2
+        other = threading.Timer(0.05, another)
+        other.start()
+        self.addCleanup(other.cancel)
+        started = time.monotonic()
+        self.assertFalse(worker._polled_readable(server, 5.0))
+        self.assertLess(time.monotonic() - started, 4.0)
+
+    def test_a_lone_connection_polls_between_its_requests(self):
+        # One thread served both requests and stayed awake between them;
+        # with busy_poll 0 (the same client) it slept.
+        original = na_worker.ThreadWorker.handle
+        self.useFixture(fixtures.MockPatch(
+            'nova_aggregates.cmd.worker.NEXT_REQUEST_WAIT', 5.0))
+
+        def thread_cpu_of_serving(busy_poll):
+            cpu = {}
+
+            def handle(worker, conn):
+                worker.busy_poll = busy_poll
+                started = time.thread_time()
+                try:
+                    return original(worker, conn)
+                finally:
+                    cpu['handle'] = time.thread_time() - started
+            self.useFixture(fixtures.MockPatch(
+                'nova_aggregates.cmd.worker.ThreadWorker.handle', handle))
+            request = b'GET /x HTTP/1.1\r\nHost: h\r\n\r\n'
+            sends, answer = self.serve(
+                _app('200 OK', [('Content-Length', '2')], [b'{}']),
+                [request, request], pause_between=0.3)
+            self.assertEqual(2, answer.count(b'HTTP/1.1 200 OK'), answer)
+            return cpu['handle']
+        self.assertGreater(thread_cpu_of_serving(1.0), 0.05)
+        self.assertLess(thread_cpu_of_serving(0.0), 0.05)
