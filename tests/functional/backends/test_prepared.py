@@ -3,6 +3,7 @@ connection give what Connection.execute gives, errors included, on every
 backend."""
 
 import datetime
+from unittest import mock
 
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
@@ -113,6 +114,59 @@ class PreparedTests:
         self.assertEqual({k: 'o' for k in keys},
                          db.aggregate_get(ctx, other['id'])['metadata'])
 
+    def test_an_update_to_the_same_values_counts_its_row(self):
+        # MySQL counts changed rows unless the client asks for matched ones
+        # (SQLAlchemy's FOUND_ROWS): a rename to the same name must not
+        # read as "no such aggregate".
+        self.insert_host('h1')
+        with self.engine.begin() as conn:
+            self.assertEqual(1, _RENAME.execute(conn, {
+                'host_name': 'h1', 'zone': 'az1'}).rowcount)
+
+    def test_statements_run_on_the_driver_unless_watched(self):
+        self.insert_host('h1')
+        with self.engine.begin() as conn:
+            # Nothing listens: SQLAlchemy's execution path is not used.
+            with mock.patch.object(conn, 'exec_driver_sql',
+                                   side_effect=AssertionError('used')):
+                self.assertEqual(1, len(_BY_NAME.all(
+                    conn, {'host_name': 'h1'})))
+                _RENAME.execute(conn, {'host_name': 'h1', 'zone': 'az2'})
+        seen = []
+        listener = lambda conn, cursor, sql, *args: seen.append(sql)  # noqa
+        sa.event.listen(self.engine, 'after_cursor_execute', listener)
+        self.addCleanup(sa.event.remove, self.engine, 'after_cursor_execute',
+                        listener)
+        with self.engine.begin() as conn:
+            rows = _BY_NAME.all(conn, {'host_name': 'h1'})
+            _RENAME.execute(conn, {'host_name': 'h1', 'zone': 'az3'})
+        # Watched, they are told each statement, and the answers are alike.
+        self.assertEqual('az2', rows[0][1])
+        self.assertEqual(2, len([sql for sql in seen
+                                 if 'compute_hosts' in sql]), seen)
+        self.assertEqual('az3', self.row('h1')[1])
+
+    #: SQL that ends the session of the connection whose id the first
+    #: statement selects (None where there is no server: SQLite).
+    KILL = None
+
+    def test_a_lost_connection_is_oslo_dbs_error_and_replaced(self):
+        if not self.KILL:
+            self.skipTest('no server connection to lose')
+        select_id, kill = self.KILL
+        self.insert_host('h1')
+        with self.engine.connect() as conn:
+            session = conn.exec_driver_sql(select_id).scalar()
+            with self.engine.connect() as other:
+                other.exec_driver_sql(kill % session)
+                other.commit()
+            self.assertRaises(db_exc.DBConnectionError, _BY_NAME.all,
+                              conn, {'host_name': 'h1'})
+            self.assertTrue(conn.invalidated)
+        # The pool gives a working connection again.
+        with self.engine.begin() as conn:
+            self.assertEqual(1, len(_BY_NAME.all(conn, {'host_name': 'h1'})))
+
     #: SQL that takes an exclusive lock on compute_hosts within a second, or
     #: fails: None where a direct read holds no transaction (SQLite).
     EXCLUSIVE_LOCK = None
@@ -149,11 +203,13 @@ class TestPreparedSQLite(PreparedTests, backends.ServiceDatabaseMixin,
 
 class TestPreparedPostgreSQL(PreparedTests, backends.ServiceDatabaseMixin,
                              backends.PostgreSQLTestCase):
+    KILL = ('SELECT pg_backend_pid()', 'SELECT pg_terminate_backend(%d)')
     EXCLUSIVE_LOCK = ("SET lock_timeout = '1s'",
                       'LOCK TABLE compute_hosts IN ACCESS EXCLUSIVE MODE')
 
 
 class TestPreparedMySQL(PreparedTests, backends.ServiceDatabaseMixin,
                         backends.MySQLTestCase):
+    KILL = ('SELECT CONNECTION_ID()', 'KILL %d')
     EXCLUSIVE_LOCK = ('SET SESSION lock_wait_timeout = 1',
                       'LOCK TABLES compute_hosts WRITE', 'UNLOCK TABLES')
