@@ -1,6 +1,7 @@
 """Policy enforcement (oslo.policy): defaults in ``policies/``, overridable
 by the operator's policy file."""
 
+import operator
 import threading
 import time
 
@@ -73,6 +74,7 @@ CREDENTIALS = (
     'project_domain_id', 'roles', 'is_admin_project', 'service_user_id',
     'service_user_domain_id', 'service_project_id',
     'service_project_domain_id', 'service_roles')
+_credential_values = operator.attrgetter(*CREDENTIALS)
 #: Per context class: whether ``CREDENTIALS`` names all of its
 #: ``to_policy_values``.
 _credentials_known = {}
@@ -90,8 +92,8 @@ def _key(action, context):
             oslo_context.RequestContext.to_policy_values and
             set(context.to_policy_values()) <= set(CREDENTIALS))
     if known:
-        return (action, *[_hashable(getattr(context, name))
-                          for name in CREDENTIALS])
+        return (action, *[tuple(value) if value.__class__ is list else value
+                          for value in _credential_values(context)])
     creds = context.to_policy_values()
     return (action, *[(name, _hashable(creds[name]))
                       for name in sorted(creds)])
