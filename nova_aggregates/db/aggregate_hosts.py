@@ -46,7 +46,12 @@ def aggregate_host_remove(context, aggregate_id, host):
     changes.note_change(context.connection, aggregate_id)
 
 
-def _host_aggregates_query():
+def _host_aggregates_query(one=False):
+    """``one``: for one host, named by ``host`` (no expanding IN)."""
+    def of_hosts(column):
+        if one:
+            return column == sa.bindparam('host')
+        return column.in_(sa.bindparam('hosts', expanding=True))
     zone = aggregate_metadata.alias('zone')
     pool = aggregate_metadata.alias('pool')
 
@@ -65,7 +70,7 @@ def _host_aggregates_query():
                   pool.c.value.label('pool'))
         .select_from(aggregate_hosts)
         .join(aggregates, aggregates.c.id == aggregate_hosts.c.aggregate_id)
-    ).where(aggregate_hosts.c.host.in_(sa.bindparam('hosts', expanding=True)))
+    ).where(of_hosts(aggregate_hosts.c.host))
     # A host that a pool operation in flight is adding has no row in
     # aggregate_hosts until XenServer is done, but it is already taken: two
     # concurrent add_hosts must not put it in two pools or two zones.
@@ -74,8 +79,7 @@ def _host_aggregates_query():
                   aggregates.c.name, zone.c.value.label('zone'),
                   pool.c.value.label('pool'))
         .select_from(aggregates)
-    ).where(aggregates.c.pending_host.in_(
-        sa.bindparam('hosts', expanding=True))).where(
+    ).where(of_hosts(aggregates.c.pending_host)).where(
         aggregates.c.operational_state == constants.CHANGING)
     union = sa.union_all(members, joining).subquery()
     return sa.select(union).order_by(union.c.host, union.c.id)
@@ -83,6 +87,7 @@ def _host_aggregates_query():
 
 # Built once: constructing aliased joins costs more than running them.
 _HOST_AGGREGATES = _host_aggregates_query()
+_ONE_HOST_AGGREGATES = prepared.Prepared(_host_aggregates_query(one=True))
 
 
 @engine.reader
@@ -96,8 +101,13 @@ def host_aggregates(context, hosts):
     if not hosts:
         return {}
     result = {host: [] for host in hosts}
-    rows = context.connection.execute(
-        _HOST_AGGREGATES, {'hosts': sorted(set(hosts))})
+    hosts = sorted(set(hosts))
+    if len(hosts) == 1:
+        rows = _ONE_HOST_AGGREGATES.all(context.connection,
+                                        {'host': hosts[0]})
+    else:
+        rows = context.connection.execute(_HOST_AGGREGATES,
+                                          {'hosts': hosts})
     seen = set()
     for host, agg_id, name, zone_value, pool_value in rows:
         if (host, agg_id) in seen:

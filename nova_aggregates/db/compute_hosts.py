@@ -9,6 +9,7 @@ from nova_aggregates.db import engine
 from nova_aggregates.db.models import aggregate_hosts
 from nova_aggregates.db.models import aggregate_metadata
 from nova_aggregates.db.models import compute_hosts
+from nova_aggregates.db import prepared
 from nova_aggregates import exception
 
 # Writes nothing new: the UPDATE is what takes the row locks (the database
@@ -18,6 +19,13 @@ _LOCK = compute_hosts.update().where(
     updated_at=compute_hosts.c.updated_at)
 _GET_MANY = sa.select(compute_hosts).where(
     compute_hosts.c.name.in_(sa.bindparam('names', expanding=True)))
+# One host, the common case (add_host, remove_host): the same statements
+# without the expanding IN, which SQLAlchemy compiles on every execution.
+_ONE = compute_hosts.c.name == sa.bindparam('host_name')
+_LOCK_ONE = prepared.Prepared(compute_hosts.update().where(_ONE).values(
+    updated_at=compute_hosts.c.updated_at))
+_GET_ONE = prepared.Prepared(sa.select(compute_hosts).where(_ONE))
+_COLUMNS = tuple(column.name for column in compute_hosts.columns)
 
 
 _THIS_HOST = compute_hosts.c.name == sa.bindparam('host_name')
@@ -56,9 +64,16 @@ def lock_hosts(context, names):
     if not names:
         return {}
     conn = context.connection
-    conn.execute(_LOCK, {'names': names})
-    found = {row.name: dict(row._mapping)
-             for row in conn.execute(_GET_MANY, {'names': names})}
+    if len(names) == 1:
+        params = {'host_name': names[0]}
+        _LOCK_ONE.execute(conn, params)
+        found = {row['name']: row for row in (
+            dict(zip(_COLUMNS, values))
+            for values in _GET_ONE.all(conn, params))}
+    else:
+        conn.execute(_LOCK, {'names': names})
+        found = {row.name: dict(row._mapping)
+                 for row in conn.execute(_GET_MANY, {'names': names})}
     for name in names:
         if name not in found:
             raise exception.ComputeHostNotFound(host=name)

@@ -9,6 +9,7 @@ from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
 from nova_aggregates import context
+from nova_aggregates import exception
 from nova_aggregates.db import aggregate_metadata
 from nova_aggregates.db import api as db
 from nova_aggregates.db import direct
@@ -145,6 +146,41 @@ class PreparedTests:
         self.assertEqual(2, len([sql for sql in seen
                                  if 'compute_hosts' in sql]), seen)
         self.assertEqual('az3', self.row('h1')[1])
+
+    def test_one_host_is_read_as_among_many(self):
+        # lock_hosts and host_aggregates have statements of their own for
+        # one host (no expanding IN): they give what the general ones do.
+        ctx = context.get_admin_context()
+        for name, zone in (('h1', 'az1'), ('h2', 'az2'), ('h3', 'az1')):
+            db.compute_host_create(ctx, name, zone)
+        zoned = db.aggregate_create(ctx, 'zoned', {
+            'availability_zone': 'az1', 'hypervisor_pool': 'true'})
+        plain = db.aggregate_create(ctx, 'plain')
+        db.aggregate_host_add(ctx, zoned['id'], 'h1')
+        db.aggregate_host_add(ctx, plain['id'], 'h1')
+        # h3 is being added to a pool by an operation in flight.
+        db.aggregate_update(ctx, plain['id'], pending_host='h3',
+                            operational_state='changing')
+
+        @db.writer
+        def locked(context, names):
+            return db.lock_hosts(context, names)
+        every = locked(ctx, ['h1', 'h2', 'h3'])
+        memberships = db.host_aggregates(ctx, ['h1', 'h2', 'h3'])
+        for name in ('h1', 'h2', 'h3'):
+            self.assertEqual({name: every[name]}, locked(ctx, [name]))
+            self.assertEqual({name: memberships[name]},
+                             db.host_aggregates(ctx, [name]))
+        self.assertEqual(
+            [{'id': zoned['id'], 'name': 'zoned', 'availability_zone': 'az1',
+              'hypervisor_pool': True},
+             {'id': plain['id'], 'name': 'plain', 'availability_zone': None,
+              'hypervisor_pool': False}], memberships['h1'])
+        self.assertEqual([plain['id']], [a['id'] for a in memberships['h3']])
+        self.assertEqual([], memberships['h2'])
+        self.assertEqual('az2', every['h2']['zone'])
+        self.assertRaises(exception.ComputeHostNotFound, locked, ctx,
+                          ['nope'])
 
     #: SQL that ends the session of the connection whose id the first
     #: statement selects (None where there is no server: SQLite).
