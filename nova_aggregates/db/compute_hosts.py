@@ -67,9 +67,9 @@ def lock_hosts(context, names):
     if len(names) == 1:
         params = {'host_name': names[0]}
         _LOCK_ONE.execute(conn, params)
-        found = {row['name']: row for row in (
-            dict(zip(_COLUMNS, values))
-            for values in _GET_ONE.all(conn, params))}
+        rows = [dict(zip(_COLUMNS, values))
+                for values in _GET_ONE.all(conn, params)]
+        found = {row['name']: row for row in rows}
     else:
         conn.execute(_LOCK, {'names': names})
         found = {row.name: dict(row._mapping)

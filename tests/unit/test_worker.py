@@ -41,17 +41,21 @@ def _app(status, headers, chunks, fail=False):
 
 class _WorkerTestCase(testtools.TestCase):
 
+    @staticmethod
+    def new_worker():
+        cfg = gunicorn_config.Config()
+        # The failing application's traceback is expected, not shown.
+        cfg.set('loglevel', 'critical')
+        return na_worker.ThreadWorker(0, 0, [], None, 30, cfg,
+                                      glogging.Logger(cfg))
+
     def serve(self, application, request=b'GET /x HTTP/1.1\r\nHost: h\r\n'
               b'\r\n', pause_between=None):
         """The sends of the worker answering ``request`` on a keep-alive
         connection, and all the client received.  ``pause_between``:
         ``request`` is a list, sent one after the other, each once the
         answer to the one before is in, after that many seconds."""
-        cfg = gunicorn_config.Config()
-        # The failing application's traceback is expected, not shown.
-        cfg.set('loglevel', 'critical')
-        worker = na_worker.ThreadWorker(0, 0, [], None, 30, cfg,
-                                        glogging.Logger(cfg))
+        worker = self.new_worker()
         worker.wsgi = worker._wrap(application)
         worker.header_timeout = worker.send_timeout = 10
         worker.alive = True
@@ -85,8 +89,8 @@ class _WorkerTestCase(testtools.TestCase):
                 read()
             reader = threading.Thread(target=send_in_turn)
             reader.start()
-        conn = gthread.TConn(cfg, server, ('127.0.0.1', 40000),
-                             ('127.0.0.1', 8774))
+        conn = gthread.TConn(worker.cfg, server,
+                             ('127.0.0.1', 40000), ('127.0.0.1', 8774))
         worker.handle(conn)
         server.close()
         reader.join(10)
@@ -213,12 +217,16 @@ class TestBusyPoll(_WorkerTestCase):
     it as before."""
 
     def worker(self, busy_poll):
-        cfg = gunicorn_config.Config()
-        worker = na_worker.ThreadWorker(0, 0, [], None, 30, cfg,
-                                        glogging.Logger(cfg))
+        worker = self.new_worker()
         worker.busy_poll = busy_poll
         worker._serving_threads = 1
         return worker
+
+    def later(self, function, *args):
+        """``function(*args)`` from another thread in 0.05 s."""
+        timer = threading.Timer(0.05, function, args)
+        timer.start()
+        self.addCleanup(timer.cancel)
 
     def pair(self):
         client, server = socket.socketpair()
@@ -229,9 +237,7 @@ class TestBusyPoll(_WorkerTestCase):
     def test_a_request_that_comes_during_the_poll_is_seen(self):
         worker = self.worker(5.0)
         client, server = self.pair()
-        sender = threading.Timer(0.05, client.sendall, (b'GET',))
-        sender.start()
-        self.addCleanup(sender.cancel)
+        self.later(client.sendall, b'GET')
         started = time.monotonic()
         self.assertTrue(worker._polled_readable(server, 5.0))
         self.assertLess(time.monotonic() - started, 4.0)
@@ -265,11 +271,7 @@ class TestBusyPoll(_WorkerTestCase):
         worker = self.worker(5.0)
         client, server = self.pair()
 
-        def another():
-            worker._serving_threads = 2
-        other = threading.Timer(0.05, another)
-        other.start()
-        self.addCleanup(other.cancel)
+        self.later(setattr, worker, '_serving_threads', 2)
         started = time.monotonic()
         self.assertFalse(worker._polled_readable(server, 5.0))
         self.assertLess(time.monotonic() - started, 4.0)
