@@ -51,6 +51,9 @@ def tag(version, letter):
 def matches(header, current):
     """Whether an If-None-Match ``header`` names ``current`` (an ETag,
     quotes included): weak comparison, ``*`` matches any."""
+    if header == current:
+        # A poller sending back the one tag it was given: nothing to parse.
+        return True
     tags = _entity_tags(header)
     return tags is ANY or current[1:-1] in [opaque for _, opaque in tags]
 

@@ -15,7 +15,6 @@ version asked for is the one echoed.
 import re
 
 import webob
-import webob.headers
 
 from nova_aggregates.api import faults
 from nova_aggregates.api import wsgi
@@ -32,8 +31,11 @@ def to_string(version):
     return '%d.%d' % version
 
 
-def _requested(headers):
-    value = headers.get('OpenStack-API-Version')
+def _requested(environ):
+    """The version text the request asks for, or None: read from the
+    WSGI environ itself (a webob view of its headers costs a poll a
+    twentieth of its time)."""
+    value = environ.get('HTTP_OPENSTACK_API_VERSION')
     if value is not None:
         # "compute 2.5, image 2.1": pick our service's entry.
         for part in value.split(','):
@@ -41,11 +43,12 @@ def _requested(headers):
             if words and words[0].lower() == 'compute':
                 # "compute" alone or with extra words is malformed.
                 return words[1] if len(words) == 2 else part.strip()
-    return headers.get('X-OpenStack-Nova-API-Version')
+    return environ.get('HTTP_X_OPENSTACK_NOVA_API_VERSION')
 
 
-def parse(headers, ceiling=None):
-    """Return the version tuple asked for, or raise faults.APIError
+def parse(environ, ceiling=None):
+    """Return the version tuple a request (its WSGI ``environ``) asks for,
+    or raise faults.APIError
     (400/406).  ``ceiling`` (a callable) gives the highest version accepted
     when it is not ours; it is called only for ``latest`` or a version
     above ours.
@@ -54,7 +57,7 @@ def parse(headers, ceiling=None):
     range); a 400 echoes none: no response names a version it did not
     serve.
     """
-    text = _requested(headers)
+    text = _requested(environ)
     if text is None:
         return MIN_VERSION
     text = text.strip()
@@ -95,17 +98,30 @@ def negotiate(environ, ceiling=None):
     """
     if wsgi.ENVIRON_VERSION in environ:
         return None
-    requested = parse(webob.headers.EnvironHeaders(environ), ceiling)
+    requested = parse(environ, ceiling)
     environ[wsgi.ENVIRON_VERSION] = semantics(requested)
     environ[wsgi.ENVIRON_REQUESTED_VERSION] = requested
     return requested
 
 
 def echo_headers(version):
-    text = to_string(version)
-    return [('OpenStack-API-Version', 'compute ' + text),
+    """The response headers naming ``version`` (a new list)."""
+    headers = _echoed.get(version)
+    if headers is None:
+        text = to_string(version)
+        headers = (
+            ('OpenStack-API-Version', 'compute ' + text),
             ('X-OpenStack-Nova-API-Version', text),
-            ('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version')]
+            ('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version'))
+        if len(_echoed) < _ECHOED_KEPT:
+            _echoed[version] = headers
+    return list(headers)
+
+
+#: version -> its echo_headers, for the first _ECHOED_KEPT versions seen:
+#: the versions served are few, but a 406 echoes any well-formed one.
+_echoed = {}
+_ECHOED_KEPT = 128
 
 
 #: The names of ``echo_headers``, lower case.

@@ -36,6 +36,9 @@ class URLMap:
 def _is_utf8(text, quoted=False):
     # WSGI hands the path over unquoted, as latin-1 text; the query string
     # still percent-encoded.
+    if text.isascii() and not (quoted and '%' in text):
+        # ASCII is UTF-8 (the usual case: no decoding to pay for).
+        return True
     try:
         raw = text.encode('latin-1')
         if quoted:

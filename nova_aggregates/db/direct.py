@@ -78,8 +78,20 @@ def _give_back(connection, rolled_back):
         connection.close()
 
 
-#: Per thread: (engine, process id, SQLite connection) of its direct reads.
+#: Per thread: (engine, fork generation, SQLite connection) of its direct
+#: reads.
 _own = threading.local()
+#: Bumped in a forked child: a connection a thread-local kept from the
+#: parent is not this process's to use (cheaper than os.getpid(), a system
+#: call, on every read).
+_forks = [0]
+
+
+def _forked():
+    _forks[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def _fetch_on_own_connection(engine, reads):
@@ -89,13 +101,13 @@ def _fetch_on_own_connection(engine, reads):
     read; a SQLite connection is a file handle and a page cache, and has
     no server to time it out."""
     own = getattr(_own, 'connection', None)
-    if own is None or own[0] is not engine or own[1] != os.getpid():
+    if own is None or own[0] is not engine or own[1] != _forks[0]:
         try:
             pooled = engine.raw_connection()
             pooled.detach()
         except Exception:  # noqa: B902 - the usual read will say what it is
             return None
-        own = _own.connection = (engine, os.getpid(),
+        own = _own.connection = (engine, _forks[0],
                                  pooled.dbapi_connection)
 
     def query(sql, args):

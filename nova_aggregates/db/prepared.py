@@ -85,7 +85,7 @@ class Prepared:
 
 class _Compiled:
     __slots__ = ('sql', 'names', 'defaults', 'bind_processors',
-                 'result_processors')
+                 'result_processors', 'as_given')
 
     def __init__(self, statement, dialect, names):
         compiled = statement.compile(dialect=dialect,
@@ -109,8 +109,19 @@ class _Compiled:
                 dialect, None)
             if process is not None:
                 self.result_processors.append((index, process))
+        #: The values go to the driver as given: no constant of the
+        #: statement to add (every bind parameter is one the caller must
+        #: give), none to convert.  A lookup per name, no copy of
+        #: ``params``.
+        self.as_given = not self.bind_processors and all(
+            bind.required for bind in compiled.bind_names)
 
     def bind(self, params):
+        if self.as_given:
+            if self.names is None:
+                return params or {}
+            return tuple([params[name] for name in self.names]) \
+                if self.names else ()
         values = dict(self.defaults)
         if params:
             values.update(params)

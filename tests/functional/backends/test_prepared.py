@@ -124,6 +124,28 @@ class PreparedTests:
             self.assertEqual(1, _RENAME.execute(conn, {
                 'host_name': 'h1', 'zone': 'az1'}).rowcount)
 
+    def test_values_with_nothing_to_add_or_convert_go_as_given(self):
+        by_name = prepared.Prepared(sa.select(HOSTS.c.zone).where(
+            HOSTS.c.name == sa.bindparam('host_name')))
+        dialect = self.engine.dialect
+        self.assertTrue(by_name._for(dialect, ('host_name',)).as_given)
+        # A constant of the statement (the literal 7) is a value to add.
+        self.assertFalse(_BY_NAME._for(dialect, ('host_name',)).as_given)
+        self.insert_host('h1')
+        self.insert_host('h2')
+        with self.engine.connect() as conn:
+            self.assertEqual([('az1',)], by_name.all(conn, {
+                'host_name': 'h2'}))
+            self.assertEqual([], by_name.all(conn, {'host_name': 'h3'}))
+            self.assertEqual(['h2'], [row[0] for row in _BY_NAME.all(
+                conn, {'host_name': 'h2'})])
+            self.assertEqual(7, _BY_NAME.all(conn, {'host_name': 'h2'})[0][4])
+        with self.engine.begin() as conn:
+            self.assertEqual(1, _RENAME.execute(conn, {
+                'host_name': 'h2', 'zone': 'az2'}).rowcount)
+        self.assertEqual('az2', self.row('h2')[1])
+        self.assertEqual('az1', self.row('h1')[1])
+
     def test_statements_run_on_the_driver_unless_watched(self):
         self.insert_host('h1')
         with self.engine.begin() as conn:

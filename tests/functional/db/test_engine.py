@@ -126,12 +126,25 @@ class TestDirectReads(base.TestCase):
         thread.join()
         self.assertIsNot(first, other[0])
 
-    def test_another_process_takes_another_connection(self):
+    def test_a_forked_child_takes_another_connection(self):
         direct.fetch((self.COUNT, None))
         first = direct._own.connection[2]
-        with mock.patch('os.getpid', return_value=os.getpid() + 1):
-            self.assertEqual([[(0,)]], direct.fetch((self.COUNT, None)))
-            self.assertIsNot(first, direct._own.connection[2])
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through the pipe
+            try:
+                rows = direct.fetch((self.COUNT, None))
+                fresh = direct._own.connection[2] is not first
+                os.write(write, b'1' if fresh and rows == [[(0,)]] else b'0')
+            finally:
+                os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        self.assertEqual(b'1', os.read(read, 1))
+        os.close(read)
+        # The parent's thread keeps its own.
+        self.assertEqual([[(0,)]], direct.fetch((self.COUNT, None)))
+        self.assertIs(first, direct._own.connection[2])
 
     def test_a_failed_read_answers_nothing_and_the_next_one_works(self):
         broken = prepared.Prepared(sa.select(sa.text('nosuchcolumn')))
