@@ -268,14 +268,28 @@ class Bench:
                                 server=self.args.server, **kwargs)
 
     @staticmethod
-    def recorder_callback(recorder, cpu=None):
-        """record(op, resp): latency, and the server's CPU time since the
-        previous answer when ``cpu`` (a CPUMeter) is given."""
+    def recorder_callback(recorder):
+        """record(op, resp): the latency."""
         def record(op, resp, **extra):
-            if cpu is not None and cpu.available:
-                extra['server_cpu_s'] = cpu.take()
             recorder.add(op, resp.elapsed, **extra)
         return record
+
+    @staticmethod
+    def cpu_span(recorder, cpu):
+        """``span(op)`` for a Workload: the server's CPU time (``cpu``, a
+        CPUMeter) over each run of one operation's requests, per request.
+        Read at the run's two ends only: reading /proc after every answer
+        slowed the server's next one (polls by a fifth)."""
+        @contextlib.contextmanager
+        def span(op):
+            before = len(recorder.latencies.get(op, ()))
+            cpu.reset()
+            yield
+            spent = cpu.take()
+            requests = len(recorder.latencies.get(op, ())) - before
+            if spent is not None and requests:
+                recorder.add_cpu(op, spent, requests)
+        return span if cpu.available else None
 
     def hello(self):
         port = srv.free_port()
@@ -382,9 +396,10 @@ class Bench:
                         prefix='warmup').run()
             recorder = stats.Recorder()
             cpu = srv.CPUMeter(server)
-            record = self.recorder_callback(recorder, cpu)
+            record = self.recorder_callback(recorder)
             work = wl.Workload(transport, a.aggregates, a.hosts, a.keys,
-                               a.lists, seed=a.seed)
+                               a.lists, seed=a.seed,
+                               span=self.cpu_span(recorder, cpu))
             started = time.monotonic()
             work.populate(record)
             with self.floor_alongside() as floor:
@@ -392,7 +407,6 @@ class Bench:
             elapsed = time.monotonic() - started
             if 'concurrency' in a.only:
                 self.concurrency(server, log, work)
-            cpu.reset()
             started = time.monotonic()
             work.teardown(record)
             elapsed += time.monotonic() - started

@@ -46,6 +46,9 @@ class Recorder:
         self.latencies = {}
         self.extra = {}
         self.order = []
+        #: op -> [server CPU seconds, requests] measured over spans of its
+        #: requests (``add_cpu``).
+        self.cpu = {}
 
     def add(self, op, seconds, **extra):
         if op not in self.latencies:
@@ -56,13 +59,20 @@ class Recorder:
         if extra:
             self.extra[op].append(extra)
 
+    def add_cpu(self, op, seconds, requests):
+        """The server's CPU time over a run of ``requests`` of ``op``."""
+        spent = self.cpu.setdefault(op, [0.0, 0])
+        spent[0] += seconds
+        spent[1] += requests
+
     def summary(self):
         result = {}
         for op in self.order:
             result[op] = summarize(self.latencies[op])
             cpu = [e['server_cpu_s'] for e in self.extra[op]
                    if e.get('server_cpu_s') is not None]
-            if cpu:
+            seconds, requests = self.cpu.get(op, (sum(cpu), len(cpu)))
+            if requests:
                 # Robust to a busy machine: time on CPU, not waiting for it.
-                result[op]['server_cpu_ms'] = 1000.0 * sum(cpu) / len(cpu)
+                result[op]['server_cpu_ms'] = 1000.0 * seconds / requests
         return result
