@@ -16,6 +16,23 @@ from nova_aggregates import exception
 from tests import base
 
 
+def in_forked_child(check):
+    """Whether ``check()`` returns true in a forked child process."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, b'1' if check() else b'0')
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    try:
+        return os.read(read, 1) == b'1'
+    finally:
+        os.close(read)
+
+
 class TestSQLiteEngine(base.TestCase):
 
     def setUp(self):
@@ -42,21 +59,13 @@ class TestSQLiteEngine(base.TestCase):
     def test_a_forked_child_opens_its_own_connections(self):
         with self.engine.connect() as conn:
             parent_connection = conn.connection.dbapi_connection
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through the pipe
-            try:
-                with self.engine.connect() as conn:
-                    fresh = conn.connection.dbapi_connection is not \
-                        parent_connection
-                    conn.exec_driver_sql('SELECT 1')
-                os.write(write, b'1' if fresh else b'0')
-            finally:
-                os._exit(0)
-        os.close(write)
-        os.waitpid(pid, 0)
-        self.assertEqual(b'1', os.read(read, 1))
-        os.close(read)
+
+        def fresh():
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql('SELECT 1')
+                return conn.connection.dbapi_connection is not \
+                    parent_connection
+        self.assertTrue(in_forked_child(fresh))
         with self.engine.connect() as conn:
             self.assertIs(parent_connection,
                           conn.connection.dbapi_connection)
@@ -129,19 +138,12 @@ class TestDirectReads(base.TestCase):
     def test_a_forked_child_takes_another_connection(self):
         direct.fetch((self.COUNT, None))
         first = direct._own.connection[2]
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through the pipe
-            try:
-                rows = direct.fetch((self.COUNT, None))
-                fresh = direct._own.connection[2] is not first
-                os.write(write, b'1' if fresh and rows == [[(0,)]] else b'0')
-            finally:
-                os._exit(0)
-        os.close(write)
-        os.waitpid(pid, 0)
-        self.assertEqual(b'1', os.read(read, 1))
-        os.close(read)
+
+        def fresh():
+            rows = direct.fetch((self.COUNT, None))
+            return direct._own.connection[2] is not first and \
+                rows == [[(0,)]]
+        self.assertTrue(in_forked_child(fresh))
         # The parent's thread keeps its own.
         self.assertEqual([[(0,)]], direct.fetch((self.COUNT, None)))
         self.assertIs(first, direct._own.connection[2])
