@@ -33,8 +33,9 @@ clients, and quick to stop.
   thread is idle (``middleware.ENV_DEFER_UNTIL_IDLE``: the request log's
   line).  After a kept-alive response the thread first waits up to
   ``IDLE_BEFORE_DEFERRED`` for the client's next request and serves it at
-  once if it comes; the deferred work runs when none came, before the
-  thread waits longer, when the connection ends, and at the latest once
+  once if it comes (it keeps waiting up to ``NEXT_REQUEST_WAIT``, see
+  ``ThreadWorker._next_request_soon``); the deferred work runs when none
+  came, before the thread waits longer, when the connection ends, and at the latest once
   ``DEFERRED_MAX`` items or ``DEFERRED_MAX_AGE`` seconds have piled up.
 * **Busy poll.**  A request thread that is the only one of its worker
   serving a connection polls that connection for the client's next
@@ -105,8 +106,11 @@ LINGER_IDLE = 0.5
 LINGER_BYTES = 512 * 1024
 #: After a kept-alive response, the request thread waits this long (seconds)
 #: for the client's next request before it hands the connection back to the
-#: main loop (see ThreadWorker._next_request_soon).
-NEXT_REQUEST_WAIT = 0.002
+#: main loop (see ThreadWorker._next_request_soon); past the first
+#: NEXT_REQUEST_SLICE, a slice at a time, each only while there is still a
+#: thread for every connection.
+NEXT_REQUEST_WAIT = 0.1
+NEXT_REQUEST_SLICE = 0.002
 #: With deferred work pending (the request log's lines), how long (seconds)
 #: the next request may take to come before that work runs first; and how
 #: much of it, or how old, may pile up before it runs anyway.
@@ -444,8 +448,9 @@ class ThreadWorker(gthread.ThreadWorker):
         thread serves it: no hand-over to the main loop and back to a
         thread (a wake-up of the main loop, a poll, a queue), which costs
         a client that sends its requests one after the other about a
-        third of the time of a small request."""
-        if not self.alive or self.nr_conns > self.cfg.threads:
+        third of the time of a small request, and one that pauses between
+        them (a script, a dashboard) a quarter."""
+        if not self._may_hold():
             return False
         if deferred and deferred.due():
             deferred.run()
@@ -455,7 +460,7 @@ class ThreadWorker(gthread.ThreadWorker):
         sock = conn.sock
         if isinstance(sock, ssl.SSLSocket):
             return sock.pending() > 0
-        wait = NEXT_REQUEST_WAIT
+        wait = NEXT_REQUEST_SLICE
         if self.busy_poll and self._serving_threads == 1:
             if self._polled_readable(sock, self.busy_poll):
                 return True
@@ -463,13 +468,31 @@ class ThreadWorker(gthread.ThreadWorker):
         if deferred:
             # A client that sends its next request at once gets it served
             # before the deferred work runs.
-            idle = NEXT_REQUEST_WAIT - wait
+            idle = NEXT_REQUEST_SLICE - wait
             if idle < IDLE_BEFORE_DEFERRED:
                 if self._readable(sock, IDLE_BEFORE_DEFERRED - idle):
                     return True
                 wait -= IDLE_BEFORE_DEFERRED - idle
             deferred.run()
-        return self._readable(sock, max(wait, 0.0))
+        if self._readable(sock, max(wait, 0.0)):
+            return True
+        # A slice at a time: a connection accepted meanwhile, once there
+        # are more than threads, waits one slice at most for this thread.
+        held = NEXT_REQUEST_SLICE
+        while held < NEXT_REQUEST_WAIT:
+            if not self._may_hold():
+                return False
+            slice_ = min(NEXT_REQUEST_SLICE, NEXT_REQUEST_WAIT - held)
+            if self._readable(sock, slice_):
+                return True
+            held += slice_
+        return False
+
+    def _may_hold(self):
+        """Whether a request thread may keep waiting on its connection:
+        the worker runs, and each connection has a thread (a thread held
+        by an idle connection serves no one else)."""
+        return self.alive and self.nr_conns <= self.cfg.threads
 
     def _polled_readable(self, sock, duration):
         """Whether ``sock`` becomes readable within ``duration`` seconds,

@@ -299,3 +299,71 @@ class TestBusyPoll(_WorkerTestCase):
             return len(rounds)
         self.assertGreater(rounds_while_serving(1.0), 5)
         self.assertEqual(0, rounds_while_serving(0.0))
+
+
+class TestNextRequestOnTheSameThread(_WorkerTestCase):
+    """After a kept-alive response the request thread waits for the
+    client's next request itself, up to NEXT_REQUEST_WAIT, while every
+    connection has a thread, and gives the connection back as soon as
+    one has none (or the worker stops)."""
+
+    def setUp(self):
+        super().setUp()
+        self.worker = self.new_worker()
+        self.worker.alive = True
+        self.worker.nr_conns = 1
+        self.client, server = socket.socketpair()
+        self.addCleanup(self.client.close)
+        self.addCleanup(server.close)
+        self.conn = type('Conn', (), {'sock': server, 'parser': None})()
+
+    def later(self, function, *args, delay=0.1):
+        timer = threading.Timer(delay, function, args)
+        timer.start()
+        self.addCleanup(timer.cancel)
+
+    def waited(self, wait=None):
+        """``_next_request_soon``'s answer and how long it took (with
+        NEXT_REQUEST_WAIT ``wait``, or as configured)."""
+        if wait is not None:
+            self.useFixture(fixtures.MockPatch(
+                'nova_aggregates.cmd.worker.NEXT_REQUEST_WAIT', wait))
+        started = time.monotonic()
+        answer = self.worker._next_request_soon(self.conn)
+        return answer, time.monotonic() - started
+
+    def test_a_request_after_a_pause_is_served_by_this_thread(self):
+        # Well past the first slice (2 ms), as configured: the connection
+        # went back to the main loop after 2 ms before, and the next
+        # request paid two wake-ups (a quarter of a small request).
+        self.later(self.client.sendall, b'GET', delay=0.03)
+        answer, elapsed = self.waited()
+        self.assertTrue(answer)
+        self.assertGreaterEqual(elapsed, 0.025)
+
+    def test_the_wait_ends_on_time(self):
+        answer, elapsed = self.waited(0.2)
+        self.assertFalse(answer)
+        self.assertGreaterEqual(elapsed, 0.19)
+        self.assertLess(elapsed, 2.0)
+
+    def test_a_connection_without_a_thread_ends_the_wait(self):
+        # One thread (gunicorn's default): a second connection accepted
+        # meanwhile needs this one.
+        self.assertEqual(1, self.worker.cfg.threads)
+        self.later(setattr, self.worker, 'nr_conns', 2)
+        answer, elapsed = self.waited(5.0)
+        self.assertFalse(answer)
+        self.assertLess(elapsed, 4.0)
+
+    def test_stopping_ends_the_wait(self):
+        self.later(setattr, self.worker, 'alive', False)
+        answer, elapsed = self.waited(5.0)
+        self.assertFalse(answer)
+        self.assertLess(elapsed, 4.0)
+
+    def test_more_connections_than_threads_do_not_wait_at_all(self):
+        self.worker.nr_conns = 2
+        answer, elapsed = self.waited(5.0)
+        self.assertFalse(answer)
+        self.assertLess(elapsed, 1.0)
