@@ -9,6 +9,9 @@ import time
 
 from gunicorn import config as gunicorn_config
 from gunicorn import glogging
+from gunicorn.http import errors as gunicorn_errors
+from gunicorn.http import wsgi as gunicorn_wsgi
+from gunicorn import util as gunicorn_util
 import fixtures
 from gunicorn.workers import gthread
 import testtools
@@ -158,6 +161,78 @@ class TestOneSendResponses(_WorkerTestCase):
         self.assertEqual([answer], sends)
         self.assertEqual(('HTTP/1.1 201 Created', b'{}'),
                          self.split(answer)[::2])
+
+
+class TestRepeatedWorkSkipped(_WorkerTestCase):
+    """What repeats from response to response is done once: the checks of
+    a header pair, the Date line of a second; the answers stay gunicorn's."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.MockPatchObject(
+            na_worker, '_checked_headers', {}))
+        self.useFixture(fixtures.MockPatchObject(
+            na_worker, '_date_line', (None, '')))
+
+    def response(self, status, headers):
+        req = type('Req', (), {'version': (1, 1), 'method': 'GET',
+                               'headers': [], 'path': '/',
+                               'should_close': lambda self: False})()
+        response = gunicorn_wsgi.Response(req, None, self.new_worker().cfg)
+        response.__class__ = na_worker._OneSendResponse
+        response.start_response(status, headers)
+        return response
+
+    def test_headers_seen_before_are_kept_as_gunicorn_keeps_them(self):
+        headers = [('ETag', ' "1-v" '), ('Content-Length', '2'),
+                   ('Connection', 'close'), ('Vary', 'X-A')]
+        for _ in range(3):
+            response = self.response('200 OK', headers)
+            # Stripped, hop-by-hop dropped, the length known every time.
+            self.assertEqual([('ETag', '"1-v"'), ('Content-Length', '2'),
+                              ('Vary', 'X-A')], response.headers)
+            self.assertEqual(2, response.response_length)
+        self.assertEqual({('ETag', ' "1-v" '), ('Vary', 'X-A')},
+                         set(na_worker._checked_headers))
+
+    def test_a_bad_header_is_refused_every_time(self):
+        self.response('200 OK', [('X-A', 'fine')])
+        for _ in range(2):
+            self.assertRaises(gunicorn_errors.InvalidResponseHeader,
+                              self.response, '200 OK',
+                              [('X-A', 'split\r\nX-B: injected')])
+            self.assertRaises(gunicorn_errors.InvalidResponseHeaderName,
+                              self.response, '200 OK', [('X A', 'v')])
+            self.assertRaises(TypeError, self.response, '200 OK',
+                              [('X-A', 1)])
+            self.assertRaises(TypeError, self.response, '200 OK',
+                              [['X-A', 'fine']])
+
+    def test_the_kept_pairs_are_bounded(self):
+        self.useFixture(fixtures.MockPatchObject(
+            na_worker, 'CHECKED_HEADERS_KEPT', 4))
+        for n in range(10):
+            self.response('200 OK', [('X-Request-Id', 'req-%d' % n)])
+            self.assertLessEqual(len(na_worker._checked_headers), 4)
+
+    def test_the_date_line_is_gunicorns_for_the_current_second(self):
+        now = [1_800_000_000.25]
+        self.useFixture(fixtures.MockPatch(
+            'nova_aggregates.cmd.worker.time.time', lambda: now[0]))
+        response = self.response('304 Not Modified', [])
+        lines = response.default_headers()
+        self.assertEqual('Date: %s\r\n' % gunicorn_util.http_date(now[0]),
+                         lines[2])
+        self.assertEqual(['HTTP/1.1 304 Not Modified\r\n',
+                          'Server: %s\r\n' % response.version],
+                         lines[:2])
+        self.assertEqual('Connection: keep-alive\r\n', lines[3])
+        now[0] += 0.5
+        self.assertEqual(lines, response.default_headers())
+        now[0] += 1
+        self.assertEqual('Date: %s\r\n' % gunicorn_util.http_date(now[0]),
+                         response.default_headers()[2])
+        self.assertNotEqual(lines[2], response.default_headers()[2])
 
 
 class TestWorkDeferredUntilIdle(_WorkerTestCase):
