@@ -114,7 +114,12 @@ class TestDocument(testtools.TestCase):
                             response['$ref'].rsplit('/', 1)[1]]
                     self.assertIn('x-compute-request-id',
                                   response['headers'])
-                    media = response['content']
+                    if status == '304':
+                        # Not Modified (conditional requests): no body,
+                        # the ETag.
+                        self.assertNotIn('content', response)
+                        self.assertIn('ETag', response['headers'])
+                    media = response.get('content', {})
                     if 'application/json' in media:
                         name = media['application/json']['schema'][
                             '$ref'].rsplit('/', 1)[1]
