@@ -35,8 +35,9 @@ clients, and quick to stop.
   ``IDLE_BEFORE_DEFERRED`` for the client's next request and serves it at
   once if it comes (it keeps waiting up to ``NEXT_REQUEST_WAIT``, see
   ``ThreadWorker._next_request_soon``); the deferred work runs when none
-  came, before the thread waits longer, when the connection ends, and at the latest once
-  ``DEFERRED_MAX`` items or ``DEFERRED_MAX_AGE`` seconds have piled up.
+  came, before the thread waits longer, when the connection ends, and at
+  the latest once ``DEFERRED_MAX`` items or ``DEFERRED_MAX_AGE`` seconds
+  have piled up.
 * **Busy poll.**  A request thread that is the only one of its worker
   serving a connection polls that connection for the client's next
   request without sleeping for ``[api] busy_poll`` microseconds, giving
