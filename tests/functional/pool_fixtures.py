@@ -7,6 +7,7 @@ XenAPI URL.  Requests go API -> AggregateManager -> xenapi driver -> real
 ``XenAPI`` SDK -> XML-RPC over loopback -> simulator.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -59,6 +60,23 @@ def _ensure_conf_parsed():
         na_conf.CONF([], project='nova-aggregates', default_config_files=[])
 
 
+#: The options a transport keeps from the moment it is made.
+TIMEOUTS = ('connect_timeout', 'call_timeout', 'join_timeout')
+
+
+def set_xenapi_options(conf_fixture, services, options):
+    """Set ``[xenapi]`` ``options`` for what the driver does from now on.
+
+    An open session's transport keeps the timeouts it was made with, so
+    every session is logged out: the next call logs in under ``options``.
+    Tests of small timeouts build their pools under XENAPI_OPTIONS first:
+    on a loaded machine a pool built at 0.5 s per call can time out.
+    """
+    for name, value in options.items():
+        conf_fixture.config(**{name: value, 'group': 'xenapi'})
+    services.aggregates.driver.cleanup()
+
+
 def zone_of(number):
     """Hosts 1-2 in az1, 3-4 in az2, ... as in the embedded simulator."""
     return 'az%d' % ((number - 1) // 2 + 1)
@@ -81,6 +99,7 @@ class PoolAPIFixture(fixtures.Fixture):
         # looks like); every ConfFixture resets CONF on cleanup.
         _ensure_conf_parsed()
         conf = self.useFixture(na_fixtures.ConfFixture())
+        self.conf = conf
         for name, value in self.xenapi.items():
             conf.config(**{name: value, 'group': 'xenapi'})
         # Set up after the fleet: cleanups run in reverse, so the API's
@@ -89,6 +108,17 @@ class PoolAPIFixture(fixtures.Fixture):
             compute_driver='xenapi'))
         for number, host in enumerate(self.fleet.hosts, 1):
             self.api.register_host(host.name, zone_of(number), host.url)
+
+    @contextlib.contextmanager
+    def patient(self):
+        """XENAPI_OPTIONS' timeouts inside, this fixture's own after."""
+        set_xenapi_options(self.conf, self.api.services,
+                           {k: XENAPI_OPTIONS[k] for k in TIMEOUTS})
+        try:
+            yield
+        finally:
+            set_xenapi_options(self.conf, self.api.services,
+                               {k: self.xenapi[k] for k in TIMEOUTS})
 
     @property
     def host_names(self):
