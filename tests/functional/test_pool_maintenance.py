@@ -272,23 +272,17 @@ class PoolMaintenanceTestCase(NothingLostMixin, base.JSONRequestMixin,
 
     @contextlib.contextmanager
     def patient(self):
-        """Normal timeouts for a set-up step: on a loaded machine a pool
-        built at 0.5 s per call can time out, and only what a test does
-        is meant to be timed."""
+        """Normal timeouts for a set-up step (see patient_timeouts), and a
+        migration timeout to match."""
         self.conf.config(migration_timeout=MIGRATION_TIMEOUT * 10,
                          group='maintenance')
-        pool_fixtures.set_xenapi_options(
-            self.conf, self.api.services,
-            {k: pool_fixtures.XENAPI_OPTIONS[k]
-             for k in pool_fixtures.TIMEOUTS})
         try:
-            yield
+            with pool_fixtures.patient_timeouts(
+                    self.conf, self.api.services, XENAPI):
+                yield
         finally:
             self.conf.config(migration_timeout=MIGRATION_TIMEOUT,
                              group='maintenance')
-            pool_fixtures.set_xenapi_options(
-                self.conf, self.api.services,
-                {k: XENAPI[k] for k in pool_fixtures.TIMEOUTS})
 
     # -- HTTP -------------------------------------------------------------------
 
