@@ -9,9 +9,15 @@ that a host is refused by the first filter that refuses it, after the
 pre-filters Nova always applies.
 
 Costs, whatever the number of hosts and aggregates: one read of every host
-and aggregate (``db.host_layout_get``, two statements); each rule is
+and aggregate (``db.host_layout_get``, three statements); each rule is
 worked out once per aggregate and combined per host, and a result that
-depends only on a host's aggregates once per distinct set of them; guests
+depends only on a host's aggregates once per distinct set of them.  The
+aggregates as the filters see them (``_Layout``) are kept with their
+version, by each process: while no aggregate changes, a request reads the
+version and the hosts only (two statements), and what the filters worked
+out of each aggregate's metadata (split values, derived keys) is worked
+out once, not per request.  The hosts are read every time: their status
+and maintenance have no version.  Guests
 are counted only when a filter needs them, for the hosts still in the
 running, with one driver call for all of them (which asks each pool's
 master once).
@@ -60,6 +66,45 @@ _MISSING = object()
 _COMPUTE_HOSTS_KEPT = 10000
 
 
+class _Layout:
+    """The aggregates of one version, as the filters see them: for each
+    host in some aggregate, its ``Aggregates`` (shared by the hosts in the
+    same ones) and the zone they give it."""
+
+    __slots__ = ('version', 'aggregates', 'of_host', 'none')
+
+    def __init__(self, version, aggregates):
+        self.version = version
+        self.aggregates = aggregates
+        by_id = {agg['id']: filters.Aggregate(agg['id'], agg['name'],
+                                              agg['metadata'])
+                 for agg in aggregates}
+        memberships = {}
+        # The aggregates come by id, and a host is once in each: each
+        # host's ids are in order.
+        for agg in aggregates:
+            for name in agg['hosts']:
+                memberships.setdefault(name, []).append(agg['id'])
+        shared = {}
+        self.of_host = {}
+        for name, ids in memberships.items():
+            ids = tuple(ids)
+            found = shared.get(ids)
+            if found is None:
+                members = [by_id[agg_id] for agg_id in ids]
+                # The zone its aggregates give a host (None: they give
+                # none), as os-hosts shows it.
+                given = compute_hosts.effective_zone(
+                    [agg.metadata[constants.AVAILABILITY_ZONE]
+                     for agg in members
+                     if constants.AVAILABILITY_ZONE in agg.metadata],
+                    None, None)
+                found = shared[ids] = (filters.Aggregates(members), given)
+            self.of_host[name] = found
+        #: A host in no aggregate (registered, or not yet).
+        self.none = (filters.Aggregates(()), None)
+
+
 class HostMatching:
 
     def __init__(self, conf, driver):
@@ -71,6 +116,8 @@ class HostMatching:
         # of every thread (building a thousand costs a millisecond).
         self._compute_hosts = {}
         self._lock = threading.Lock()
+        # The latest _Layout read (replaced whole: no lock to read it).
+        self._layout = None
 
     def match(self, context, flavor=None, image=None, project_id=None,
               availability_zone=None):
@@ -86,14 +133,20 @@ class HostMatching:
             else context.project_id,
             availability_zone=availability_zone)
         chain = filters.chain(self.conf)
-        rows, aggregates = db.host_layout_get(context)
-        hosts = self._host_states(rows, aggregates)
+        layout = self._layout
+        version, rows, aggregates = db.host_layout_get(
+            context, None if layout is None else layout.version)
+        if aggregates is not None:
+            layout = _Layout(version, aggregates)
+            if version is not None:
+                self._layout = layout
+        hosts = self._host_states(rows, layout)
         rejected = []
         for host_filter in chain:
             if not host_filter.applies(request):
                 continue
             if host_filter.counts_guests:
-                self._count_guests(hosts, rows, aggregates)
+                self._count_guests(hosts, rows, layout.aggregates)
             reject = host_filter.reject
             # The usual key, read without a call for each host.
             by_aggregates = type(host_filter).cache_key is \
@@ -120,38 +173,17 @@ class HostMatching:
                           for host in hosts), key=lambda match: match.host),
             rejected=sorted(rejected, key=lambda rejection: rejection.host))
 
-    def _host_states(self, rows, aggregates):
+    def _host_states(self, rows, layout):
         """A HostState per registered host; hosts in the same aggregates
         share one ``Aggregates`` (and with it the filters' results)."""
         default = self.conf.api.default_availability_zone
-        by_id = {agg['id']: filters.Aggregate(agg['id'], agg['name'],
-                                              agg['metadata'])
-                 for agg in aggregates}
-        memberships = {}
-        # The aggregates come by id, and a host is once in each: each
-        # host's ids are in order.
-        for agg in aggregates:
-            for name in agg['hosts']:
-                memberships.setdefault(name, []).append(agg['id'])
-        shared = {}
+        of_host = layout.of_host.get
+        none = layout.none
         states = []
-        no_aggregates = ()
         # Unpacked, not row.name: attribute access of a row costs ten times
         # more, for each of a thousand hosts.
         for name, zone, status, reason, maintenance, _url in rows:
-            ids = tuple(memberships.get(name, no_aggregates))
-            found = shared.get(ids)
-            if found is None:
-                members = [by_id[agg_id] for agg_id in ids]
-                # The zone its aggregates give a host (None: they give
-                # none), as os-hosts shows it.
-                given = compute_hosts.effective_zone(
-                    [agg.metadata[constants.AVAILABILITY_ZONE]
-                     for agg in members
-                     if constants.AVAILABILITY_ZONE in agg.metadata],
-                    None, None)
-                found = shared[ids] = (filters.Aggregates(members), given)
-            host_aggregates, given = found
+            host_aggregates, given = of_host(name, none)
             own = zone or default
             states.append(filters.HostState(
                 name, host_aggregates, given or own, own, status, reason,

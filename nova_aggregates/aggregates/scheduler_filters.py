@@ -252,8 +252,12 @@ class Aggregate:
             return self._split[key]
         except KeyError:
             value = self.metadata.get(key)
-            found = self._split[key] = None if value is None \
-                else split_values(value)
+            if value is None:
+                # Not kept: an aggregate serves many requests (host
+                # matching keeps it while unchanged), and the keys a
+                # request may ask for have no end.
+                return None
+            found = self._split[key] = split_values(value)
             return found
 
     def has(self, key):
@@ -299,7 +303,9 @@ class Aggregates:
             values = agg.split(key)
             if values is not None:
                 found = values if found is None else found | values
-        self._values[key] = found
+        if found is not None:
+            # Only keys some member has (see Aggregate.split).
+            self._values[key] = found
         return found
 
     def describe(self, key):

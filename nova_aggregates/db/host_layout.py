@@ -1,16 +1,20 @@
 """What host matching reads: every registered compute host and every
-aggregate with its members and metadata, in two statements whatever the
+aggregate with its members and metadata, in a few statements whatever the
 number of hosts, aggregates or keys.
 
-The first statement selects the compute hosts; the second, one UNION ALL,
-the aggregates' members (kind 0), metadata (kind 1) and rows (kind 2):
-rows, not the product a join would make.  Both stores run the same
-statements on their own tables (``db/nova_api/host_layout.py``); they are
-built once, here, for each.
+The own store reads the aggregates' change counter first (its
+``aggregate_changes``): a caller that still holds the aggregates of that
+version is given only the hosts.  Then one statement selects the compute
+hosts, and one UNION ALL the aggregates' members (kind 0), metadata
+(kind 1) and rows (kind 2): rows, not the product a join would make.  The
+nova_api store runs the same statements on its own tables
+(``db/nova_api/host_layout.py``), without the counter: Nova changes its
+aggregate tables without one of ours.  They are built once, here, for each.
 """
 
 import sqlalchemy as sa
 
+from nova_aggregates.db import changes
 from nova_aggregates.db import engine
 from nova_aggregates.db import models
 
@@ -22,10 +26,12 @@ _MEMBER, _METADATA, _AGGREGATE = 0, 1, 2
 
 
 class HostLayoutReads:
-    """The two statements on one store's tables."""
+    """The statements on one store's tables; ``counter``, the statement
+    that reads the aggregates' version (None: the store has none)."""
 
     def __init__(self, aggregates, aggregate_hosts, aggregate_metadata,
-                 compute_hosts):
+                 compute_hosts, counter=None):
+        self._counter = counter
         self._hosts = sa.select(*(compute_hosts.c[key] for key in HOST_KEYS)
                                 ).order_by(compute_hosts.c.name)
         self._aggregates = sa.union_all(
@@ -38,13 +44,21 @@ class HostLayoutReads:
             sa.select(sa.literal(_AGGREGATE), aggregates.c.id,
                       aggregates.c.name, sa.null()))
 
-    def read(self, conn):
-        """``(hosts, aggregates)``: the hosts as rows (tuples) of the
+    def read(self, conn, known_version=None):
+        """``(version, hosts, aggregates)``: the aggregates' version (None
+        when the store has none); the hosts as rows (tuples) of the
         columns ``HOST_KEYS``, by name; the aggregates as ``{"id", "name",
-        "hosts", "metadata"}``, by id.  A member or key whose aggregate
-        was deleted between the statements goes with it."""
+        "hosts", "metadata"}``, by id, or None when their version is
+        ``known_version`` (they are not read then).  A member or key whose
+        aggregate was deleted between the statements goes with it."""
+        # The version first: what is read after it is at least as new, so
+        # aggregates kept under a version are never older than it.
+        version = None if self._counter is None else str(
+            conn.execute(self._counter).scalar_one())
         # .all(): one fetch, not one per row.
         hosts = conn.execute(self._hosts).all()
+        if version is not None and version == known_version:
+            return version, hosts, None
         found = {}
         for kind, aggregate_id, key, value in conn.execute(
                 self._aggregates).all():
@@ -65,15 +79,17 @@ class HostLayoutReads:
             agg = found[aggregate_id]
             if agg.pop('exists'):
                 aggregates.append(agg)
-        return hosts, aggregates
+        return version, hosts, aggregates
 
 
 _READS = HostLayoutReads(models.aggregates, models.aggregate_hosts,
-                         models.aggregate_metadata, models.compute_hosts)
+                         models.aggregate_metadata, models.compute_hosts,
+                         counter=changes.COUNTER)
 
 
 @engine.reader
-def host_layout_get(context):
-    """Every compute host and every aggregate with members and metadata
-    (``HostLayoutReads.read``), in two statements."""
-    return _READS.read(context.connection)
+def host_layout_get(context, known_version=None):
+    """Every compute host, and every aggregate with members and metadata
+    unless their version is still ``known_version``
+    (``HostLayoutReads.read``): three statements, or two."""
+    return _READS.read(context.connection, known_version)

@@ -1,7 +1,8 @@
 """What host matching reads (``db.host_layout_get``) and what it answers,
 alike on SQLite, PostgreSQL and MySQL/MariaDB, in the own store and in
-Nova's tables (the nova_api store): the same two statements, names, keys
-and values exactly as stored."""
+Nova's tables (the nova_api store): the same statements, names, keys and
+values exactly as stored; the own store's version, and the aggregates left
+unread while it holds."""
 
 from nova_aggregates import context
 from nova_aggregates.db import api as db_api
@@ -32,10 +33,15 @@ class HostLayoutTests:
         self.manager.add_host(self.ctx, self.gpu, 'Rack')
         self.empty = self.manager.create_aggregate(self.ctx, 'empty')['id']
 
+    #: Whether the store has a version of its aggregates (Nova's tables
+    #: have none of ours).
+    VERSIONED = True
+
     def test_layout(self):
         with self.count_statements() as counter:
-            hosts, aggregates = db_api.host_layout_get(self.ctx)
-        self.assertEqual(2, counter.count)
+            version, hosts, aggregates = db_api.host_layout_get(self.ctx)
+        self.assertEqual(3 if self.VERSIONED else 2, counter.count)
+        self.assertEqual(self.VERSIONED, version is not None)
         self.assertEqual(sorted(NAMES), sorted(row[0] for row in hosts))
         self.assertEqual({('az9', 'enabled', None, 'off_maintenance', None)},
                          {tuple(row[1:]) for row in hosts})
@@ -45,6 +51,21 @@ class HostLayoutTests:
                           'GPU': 'false'}},
             {'id': self.empty, 'name': 'empty', 'hosts': [], 'metadata': {}},
         ], aggregates)
+
+    def test_known_version(self):
+        version, hosts, aggregates = db_api.host_layout_get(self.ctx)
+        with self.count_statements() as counter:
+            again = db_api.host_layout_get(self.ctx, version)
+        self.assertEqual(2, counter.count)
+        if self.VERSIONED:
+            # Unchanged: the version and the hosts, the aggregates unread.
+            self.assertEqual((version, hosts, None), again)
+        else:
+            self.assertEqual((None, hosts, aggregates), again)
+        self.manager.set_metadata(self.ctx, self.empty, {'k': 'v'})
+        changed, _, aggregates = db_api.host_layout_get(self.ctx, version)
+        self.assertEqual(self.VERSIONED, changed != version)
+        self.assertEqual({'k': 'v'}, aggregates[1]['metadata'])
 
     def test_match(self):
         result = self.matching.match(self.ctx, flavor={'extra_specs': {
@@ -79,10 +100,10 @@ class TestMySQL(HostLayoutTests, backends.ServiceDatabaseMixin,
 class TestNovaAPISQLite(nova_suites.OnNovaAPIStore, HostLayoutTests,
                         backends.ServiceDatabaseMixin,
                         backends.SQLiteTestCase):
-    pass
+    VERSIONED = False
 
 
 class TestNovaAPIPostgreSQL(nova_suites.OnNovaAPIStore, HostLayoutTests,
                             backends.ServiceDatabaseMixin,
                             backends.PostgreSQLTestCase):
-    pass
+    VERSIONED = False

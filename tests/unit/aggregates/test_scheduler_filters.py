@@ -48,6 +48,25 @@ class FilterTable:
                 self.assertTrue(reason.strip(), description)
 
 
+class TestKeptValues(testtools.TestCase):
+    """Aggregates outlive a request (host matching keeps them while they
+    are unchanged): what they keep is bounded by their metadata, whatever
+    keys requests ask for."""
+
+    def test_only_keys_an_aggregate_has_are_kept(self):
+        state = host({'gpu': 'true, false'}, {'gpu': 'x', 'ssd': 'yes'})
+        filter_ = sf.AggregateInstanceExtraSpecsFilter()
+        for number in range(1000):
+            self.assertIsNotNone(filter_.reject(state, request(
+                {'key%d' % number: 'v'})))
+        self.assertEqual(frozenset({'true', 'false', 'x'}),
+                         state.aggregates.get('gpu'))
+        self.assertIsNone(state.aggregates.get('nope'))
+        self.assertEqual({'gpu'}, set(state.aggregates._values))
+        for agg in state.aggregates.members:
+            self.assertLessEqual(set(agg._split), set(agg.metadata))
+
+
 class TestMatch(testtools.TestCase):
     """Nova's operator grammar (extra_specs_ops.match)."""
 
