@@ -132,21 +132,33 @@ def _growth(scaling, op):
             scaling[sizes[0]][op]['median_ms'], sizes[-1], sizes[0])
 
 
-def scaling_table(scaling, floor_ms, sql=None):
+def _growth_cell(sizes, size, op, verdict=True):
+    """``op``'s median at ``size`` against the smallest of ``sizes``
+    ({size: {op: summary}}), with the verdict of its growth target; ''
+    where none applies."""
+    smallest = min(sizes)
+    limit = SCALING_GROWTH_TARGETS.get(op)
+    if not limit or size <= smallest or op not in sizes[smallest]:
+        return ''
+    ratio = sizes[size][op]['median_ms'] / sizes[smallest][op]['median_ms']
+    if not verdict:
+        return '%.2fx of A=%d' % (ratio, smallest)
+    return '%.2fx of A=%d (<= %.1fx: %s)' % (
+        ratio, smallest, limit, 'ok' if ratio <= limit else 'MISS')
+
+
+def scaling_table(scaling, floor_ms, sql=None, verdicts=True):
+    """``verdicts``: False when the side-by-side comparison
+    (``side_by_side_table``) gives them: the growth is then shown
+    without one."""
     headers = ['aggregates', 'operation', 'count', 'median ms', 'p99 ms',
-               'x hello', 'in-proc ms', 'SQL/req', 'Nova 34 ms', 'target']
+               'x hello', 'in-proc ms', 'SQL/req', 'Nova 34 ms',
+               'target' if verdicts else 'growth']
     sql = sql or {}
     rows = []
-    smallest = min(scaling) if scaling else None
     for size in sorted(scaling):
         for op, s in scaling[size].items():
-            target = ''
-            limit = SCALING_GROWTH_TARGETS.get(op)
-            if limit and size > smallest and op in scaling[smallest]:
-                ratio = s['median_ms'] / scaling[smallest][op]['median_ms']
-                target = '%.2fx of A=%d (<= %.1fx: %s)' % (
-                    ratio, smallest, limit,
-                    'ok' if ratio <= limit else 'MISS')
+            target = _growth_cell(scaling, size, op, verdicts)
             inproc = (sql.get(size) or sql.get(str(size)) or {}).get(op)
             statements = None
             if inproc:
@@ -159,6 +171,19 @@ def scaling_table(scaling, floor_ms, sql=None):
                          inproc['median_ms'] if inproc else None,
                          statements,
                          NOVA_SCALING_MS.get(op, {}).get(size), target])
+    return table(headers, rows)
+
+
+def side_by_side_table(side):
+    """The smallest and largest scaling sizes measured at once, with the
+    growth verdicts."""
+    headers = ['aggregates', 'operation', 'count', 'median ms', 'p99 ms',
+               'target']
+    rows = []
+    for size in sorted(side):
+        for op, s in side[size].items():
+            rows.append([size, op, s['count'], s['median_ms'], s['p99_ms'],
+                         _growth_cell(side, size, op)])
     return table(headers, rows)
 
 
@@ -432,17 +457,23 @@ def target_checks(results):
         checks.append((name, measured, verdict(median, target)))
     scaling = {int(size): v for size, v in
                (results.get('scaling') or {}).items()}
+    side = {int(size): v for size, v in
+            (results.get('scaling_side_by_side') or {}).items()}
     for op, limit in SCALING_GROWTH_TARGETS.items():
-        growth = _growth(scaling, op)
+        # Measured side by side where the run did (the drift of a run
+        # falls on both sizes alike), else across the growing run.
+        sizes, how = (side, ' (side by side)') if _growth(side, op) else \
+            (scaling, '')
+        growth = _growth(sizes, op)
         if growth is None:
             continue
         ratio, largest, smallest = growth
         checks.append((
-            '%s at %d aggregates <= %.1fx its time at %d' % (
-                op, largest, limit, smallest),
+            '%s at %d aggregates <= %.1fx its time at %d%s' % (
+                op, largest, limit, smallest, how),
             '%.2fx (%.2f / %.2f ms)' % (
-                ratio, scaling[largest][op]['median_ms'],
-                scaling[smallest][op]['median_ms']),
+                ratio, sizes[largest][op]['median_ms'],
+                sizes[smallest][op]['median_ms']),
             'ok' if ratio <= limit else 'MISS'))
     sql = results.get('sql') or {}
     if len(sql) >= 2:

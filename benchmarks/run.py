@@ -11,8 +11,10 @@ hosts registered beforehand, in parallel child processes):
    side on the same database, windows alternating) -- then update each,
    remove the hosts, delete; every answer verified;
 3. the scaling run on the same, emptied, server: aggregates accumulate
-   (one host each) and add_host, show and list are timed at 100, 400 and
-   1600 aggregates;
+   (one host each) and add_host, show, list and the list's poll are timed
+   at 100, 1,000 and 10,000 aggregates; then the smallest size on a server
+   of its own beside the largest, blocks taking turns, for the growth
+   verdicts of add_host and the poll (``workload.run_side_by_side``);
 4. pool aggregates with the xenapi driver on the embedded XenServer
    simulator: latency, XenAPI calls and logins per operation;
 5. host maintenance on the same kind of server: a host's G guests
@@ -65,6 +67,7 @@ DEFAULT_OUTPUT = os.path.join(srv.REPO, 'var', 'bench', 'latest.json')
 QUICK = {
     'aggregates': 10, 'hosts': 2, 'keys': 2, 'lists': 3,
     'scaling_sizes': [10, 20, 40], 'scaling_sample': 5, 'scaling_lists': 3,
+    'side_by_side_blocks': 2,
     'hello_requests': 200, 'concurrency_duration': 0.5, 'clients': 4,
     'concurrency_repeats': 1,
     'pools': 2, 'pool_hosts': 2, 'pool_rounds': 3,
@@ -102,6 +105,11 @@ def parse_args(argv):
     p.add_argument('--scaling-lists', type=int, default=10,
                    help='lists timed at each size')
     p.add_argument('--no-scaling', action='store_true')
+    p.add_argument('--side-by-side-blocks', type=int, default=10,
+                   help='blocks per size of the scaling run\'s smallest '
+                        'and largest sizes measured side by side (the '
+                        'growth verdicts); 0: compare the growing run\'s '
+                        'sizes instead')
     p.add_argument('--hello-requests', type=int, default=2000)
     p.add_argument('--clients', type=int, default=8,
                    help='concurrent clients of the throughput run')
@@ -341,6 +349,14 @@ class Bench:
             jobs.append((conf, wl.hosts_to_register(
                 a.aggregates, a.hosts, max(scaling) if scaling else 0),
                 self.path('fake.log')))
+            if self.side_by_side_spares():
+                # The smallest size's own server, for the side-by-side
+                # comparison: its aggregates' hosts and their spares.
+                self.reference_port = srv.free_port()
+                conf = self.config('scaling-reference', self.reference_port)
+                jobs.append((conf, wl.hosts_to_register(
+                    self.side_by_side_spares(), 2, min(scaling)),
+                    self.path('scaling-reference.log')))
         if 'placement' in a.only and self.placement_available():
             self.mirror_ports, mirror_jobs = mirroring.prepare_jobs(
                 self.tmp, a)
@@ -364,6 +380,15 @@ class Bench:
 
     def scaling_sizes(self):
         return [] if self.args.no_scaling else sorted(self.args.scaling_sizes)
+
+    def side_by_side_spares(self):
+        """How many aggregates the side-by-side comparison adds a spare
+        host to (the workload's second hosts serve on the main server):
+        0 for no comparison."""
+        a, scaling = self.args, self.scaling_sizes()
+        if len(scaling) < 2 or a.hosts < 2 or a.side_by_side_blocks < 1:
+            return 0
+        return min(a.aggregates, min(scaling))
 
     def placement_available(self):
         if not hasattr(self, '_placement_problem'):
@@ -428,15 +453,50 @@ class Bench:
                     recorders[size] = stats.Recorder()
                     return self.recorder_callback(recorders[size])
                 started = time.monotonic()
-                wl.run_scaling(transport, scaling, a.scaling_lists,
-                               record_for, sample=a.scaling_sample,
-                               seed=a.seed)
+                work_of_largest = wl.run_scaling(
+                    transport, scaling, a.scaling_lists, record_for,
+                    sample=a.scaling_sample, seed=a.seed)
                 self.results['scaling'] = {
                     size: r.summary() for size, r in recorders.items()}
                 say('  scaling run (%s aggregates) in %.1f s' % (
                     ', '.join(map(str, scaling)),
                     time.monotonic() - started))
+                if self.side_by_side_spares():
+                    self.side_by_side(work_of_largest)
             transport.close()
+
+    def side_by_side(self, largest):
+        """The smallest scaling size on a server of its own beside the
+        largest (``largest``: the scaling run's Workload, on the main
+        server), blocks taking turns (``workload.run_side_by_side``): the
+        growth verdicts compare these, measured under the same machine."""
+        a = self.args
+        smallest = min(self.scaling_sizes())
+        started = time.monotonic()
+        with srv.api_server(self.path('scaling-reference.conf'),
+                            self.reference_port,
+                            self.path('scaling-reference.log')).start():
+            transport = HTTPTransport(self.reference_port)
+            # The same aggregates as the scaling run at that size, untimed.
+            reference = wl.run_scaling(transport, [smallest], 1,
+                                       lambda size: None, sample=1,
+                                       seed=a.seed)
+            recorders = {}
+
+            def record_for(size):
+                recorders[size] = stats.Recorder()
+                return self.recorder_callback(recorders[size])
+            blocks = a.side_by_side_blocks
+            per_block = max(1, a.scaling_sample // blocks)
+            wl.run_side_by_side(
+                {smallest: reference, len(largest.expected): largest},
+                self.side_by_side_spares(), blocks, per_block,
+                max(10, per_block), record_for)
+            transport.close()
+        self.results['scaling_side_by_side'] = {
+            size: r.summary() for size, r in recorders.items()}
+        say('  side by side (%d and %d aggregates) in %.1f s' % (
+            smallest, len(largest.expected), time.monotonic() - started))
 
     def concurrency(self, main_server, main_log, work):
         """show and list by N concurrent clients against the workload's A
@@ -684,8 +744,15 @@ def print_report(results):
     if results.get('scaling'):
         say('')
         say('Scaling: aggregates accumulate with 1 host each')
-        say(report.scaling_table(results['scaling'], floor,
-                                 results.get('sql_scaling')))
+        say(report.scaling_table(
+            results['scaling'], floor, results.get('sql_scaling'),
+            verdicts=not results.get('scaling_side_by_side')))
+    if results.get('scaling_side_by_side'):
+        say('')
+        say('Scaling side by side: the smallest and largest sizes on two '
+            'servers at once, blocks taking turns (add_host of a spare '
+            'host, removed again untimed; the polls of the list)')
+        say(report.side_by_side_table(results['scaling_side_by_side']))
     if results.get('concurrency'):
         say('')
         say('Throughput, concurrent clients (A=%d aggregates of H=%d hosts)'

@@ -375,3 +375,37 @@ def run_scaling(transport, sizes, lists, record_for, sample=50, seed=1):
         for _ in range(max(lists, take)):
             work.not_modified(BASE, listed.etag, record, 'list_304')
     return work
+
+
+def spare_host(index):
+    """The host ``run_side_by_side`` adds to (and removes from) scaling
+    aggregate ``index``: its second slot, registered in its zone."""
+    return host_name(index, 1)
+
+
+def run_side_by_side(works, spares, blocks, per_block, polls, record_for):
+    """The scaling run's smallest and largest sizes measured at once: each
+    of ``works`` ({size: Workload of the scaling run}) on its own server,
+    blocks taking turns, so that the machine's drift over a run (its
+    speed changes by a third within minutes) falls on both alike.  Per
+    block and size: ``per_block`` add_hosts (``spare_host`` of one of the
+    first ``spares`` aggregates, removed again untimed: each size keeps
+    its aggregates of one host), one list (untimed) and ``polls`` polls
+    of it unchanged (``list_304``).  ``record_for(size)`` returns the record
+    callable of one size."""
+    records = {size: record_for(size) for size in works}
+    turn = 0
+    for _ in range(blocks):
+        for size in sorted(works):
+            work, record = works[size], records[size]
+            for step in range(per_block):
+                exp = work.expected[(turn + step) % spares]
+                host = spare_host(exp.index)
+                work.action(exp, 'add_host', {'host': host}, record)
+                work.action(exp, 'remove_host', {'host': host})
+            # Untimed: the first list after a change renders it anew
+            # (the scaling run times lists of an unchanged set).
+            listed = work.list(work.expected)
+            for _ in range(polls):
+                work.not_modified(BASE, listed.etag, record, 'list_304')
+        turn += per_block
