@@ -462,9 +462,9 @@ def target_checks(results):
     for op, limit in SCALING_GROWTH_TARGETS.items():
         # Measured side by side where the run did (the drift of a run
         # falls on both sizes alike), else across the growing run.
-        sizes, how = (side, ' (side by side)') if _growth(side, op) else \
-            (scaling, '')
-        growth = _growth(sizes, op)
+        sizes, how, growth = side, ' (side by side)', _growth(side, op)
+        if growth is None:
+            sizes, how, growth = scaling, '', _growth(scaling, op)
         if growth is None:
             continue
         ratio, largest, smallest = growth

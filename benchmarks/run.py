@@ -282,6 +282,17 @@ class Bench:
             recorder.add(op, resp.elapsed, **extra)
         return record
 
+    @classmethod
+    def recorders_by_size(cls):
+        """``(recorders, record_for)``: ``record_for(size)`` starts the
+        Recorder ``recorders[size]`` and returns its record callable."""
+        recorders = {}
+
+        def record_for(size):
+            recorders[size] = stats.Recorder()
+            return cls.recorder_callback(recorders[size])
+        return recorders, record_for
+
     @staticmethod
     def cpu_span(recorder, cpu):
         """``span(op)`` for a Workload: the server's CPU time (``cpu``, a
@@ -447,11 +458,7 @@ class Bench:
             say('  workload: %d requests in %.1f s' % (
                 sum(len(v) for v in recorder.latencies.values()), elapsed))
             if scaling:
-                recorders = {}
-
-                def record_for(size):
-                    recorders[size] = stats.Recorder()
-                    return self.recorder_callback(recorders[size])
+                recorders, record_for = self.recorders_by_size()
                 started = time.monotonic()
                 work_of_largest = wl.run_scaling(
                     transport, scaling, a.scaling_lists, record_for,
@@ -481,11 +488,7 @@ class Bench:
             reference = wl.run_scaling(transport, [smallest], 1,
                                        lambda size: None, sample=1,
                                        seed=a.seed)
-            recorders = {}
-
-            def record_for(size):
-                recorders[size] = stats.Recorder()
-                return self.recorder_callback(recorders[size])
+            recorders, record_for = self.recorders_by_size()
             blocks = a.side_by_side_blocks
             per_block = max(1, a.scaling_sample // blocks)
             wl.run_side_by_side(
