@@ -30,16 +30,37 @@ ENV_GLOBAL_REQUEST_ID = 'openstack.global_request_id'
 _GLOBAL_ID = re.compile(r'^req-[a-f0-9]{8}(-[a-f0-9]{4}){3}-[a-f0-9]{12}$')
 
 
+#: Request ids made per read of the system's random source.
+REQUEST_IDS_PER_READ = 256
+#: Ids made ahead, taken from the end (``list.pop`` is atomic: threads
+#: need no lock; two refilling at once only make more).
+_request_ids = []
+# A forked worker must not hand out ids its parent (or a sibling) made.
+os.register_at_fork(after_in_child=_request_ids.clear)
+
+
 def new_request_id():
     """``req-`` and a random (version 4) UUID, as oslo.context's
-    ``generate_request_id`` makes them, in half the time of formatting a
-    ``uuid.UUID`` (a tenth of a poll's own work)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0f | 0x40     # version 4
-    raw[8] = raw[8] & 0x3f | 0x80     # the RFC 4122 variant
-    text = raw.hex()
-    return 'req-%s-%s-%s-%s-%s' % (text[:8], text[8:12], text[12:16],
-                                   text[16:20], text[20:])
+    ``generate_request_id`` makes them.  The random bytes of 256 ids are
+    read at once: a read of the random source per request was a system
+    call, a fifth of a poll's own time in the server."""
+    try:
+        return _request_ids.pop()
+    except IndexError:
+        _request_ids.extend(_random_request_ids(REQUEST_IDS_PER_READ))
+        return _request_ids.pop()
+
+
+def _random_request_ids(count):
+    raw = bytearray(os.urandom(16 * count))
+    ids = []
+    for start in range(0, len(raw), 16):
+        raw[start + 6] = raw[start + 6] & 0x0f | 0x40     # version 4
+        raw[start + 8] = raw[start + 8] & 0x3f | 0x80     # RFC 4122 variant
+        text = raw[start:start + 16].hex()
+        ids.append('req-%s-%s-%s-%s-%s' % (text[:8], text[8:12], text[12:16],
+                                           text[16:20], text[20:]))
+    return ids
 
 
 def add_headers(start_response, headers):

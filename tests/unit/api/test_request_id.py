@@ -1,3 +1,4 @@
+import os
 import uuid
 
 import testtools
@@ -22,3 +23,27 @@ class TestNewRequestId(testtools.TestCase):
     def test_unique(self):
         ids = {middleware.new_request_id() for _ in range(10000)}
         self.assertEqual(10000, len(ids))
+
+    def test_a_forked_child_makes_its_own(self):
+        # Ids made ahead in the parent are not handed out by a worker
+        # forked from it.
+        middleware.new_request_id()
+        self.assertTrue(middleware._request_ids)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            try:
+                os.write(write, ('%d %s' % (
+                    len(middleware._request_ids),
+                    middleware.new_request_id())).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as fh:
+            answer = fh.read()
+        os.waitpid(pid, 0)
+        left_in_child, child_id = answer.split()
+        self.assertEqual('0', left_in_child)
+        self.assertNotIn(child_id, middleware._request_ids)
+        self.assertNotEqual(child_id, middleware.new_request_id())
