@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import re
+import threading
 import time
 
 from oslo_context import context as oslo_context
@@ -117,7 +118,7 @@ class RequestLog:
         req_id = environ.get(ENV_REQUEST_ID, '-')
         # Log lines of this request must not carry the identity of the
         # previous one on this thread; auth replaces this context.
-        context.RequestContext(request_id=req_id, overwrite=True)
+        anonymous = _anonymous_context(req_id)
         status = []
 
         def _start_response(status_line, headers, exc_info=None):
@@ -136,6 +137,10 @@ class RequestLog:
             # prefix): by the time a deferred line is written, the thread's
             # current one may be the next request's.
             request_context = oslo_context.get_current()
+            if request_context is anonymous:
+                # The thread's next request renames that one.
+                request_context = context.RequestContext(
+                    request_id=req_id, overwrite=False)
             defer = environ.get(ENV_DEFER_UNTIL_IDLE)
             if defer is not None:
                 defer(functools.partial(_write_request_line, args,
@@ -145,6 +150,25 @@ class RequestLog:
 
         return _LoggedOnClose(self.application(environ, _start_response),
                               log)
+
+
+#: Per thread: the context of its requests until auth names the caller.
+_anonymous = threading.local()
+
+
+def _anonymous_context(request_id):
+    """The thread's identity-less context, renamed ``request_id`` and made
+    current: cheaper than a new RequestContext per request (auth makes the
+    caller's anyway).  Only ``request_id`` is set on it; nothing keeps it
+    past the request (the request's log line takes a copy)."""
+    anonymous = getattr(_anonymous, 'context', None)
+    if anonymous is None:
+        anonymous = _anonymous.context = context.RequestContext(
+            request_id=request_id, overwrite=True)
+    else:
+        anonymous.request_id = request_id
+        anonymous.update_store()
+    return anonymous
 
 
 def _write_request_line(args, request_context):

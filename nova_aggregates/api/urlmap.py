@@ -16,15 +16,17 @@ class URLMap:
 
     def __init__(self, apps):
         self.apps = sorted(apps.items(), key=lambda item: -len(item[0]))
+        # (prefix, prefix + '/', app): no string built per request.
+        self._prefixes = [(prefix, prefix + '/', app)
+                          for prefix, app in self.apps]
 
     def __call__(self, environ, start_response):
         if not _is_utf8(environ.get('PATH_INFO', '')) or \
                 not _is_utf8(environ.get('QUERY_STRING', ''), quoted=True):
             return _bad_url(environ, start_response)
         path = environ.get('PATH_INFO', '') or '/'
-        for prefix, app in self.apps:
-            if prefix == '/' or path == prefix or \
-                    path.startswith(prefix + '/'):
+        for prefix, below, app in self._prefixes:
+            if prefix == '/' or path == prefix or path.startswith(below):
                 if prefix != '/':
                     environ['SCRIPT_NAME'] = environ.get('SCRIPT_NAME', '') \
                         + prefix

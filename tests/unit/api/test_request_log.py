@@ -5,6 +5,7 @@ import logging
 import time
 
 import fixtures
+from oslo_context import context as oslo_context
 import testtools
 
 from nova_aggregates.api import middleware
@@ -101,3 +102,58 @@ class TestRequestLog(testtools.TestCase):
         line, = logger.output.splitlines()
         self.assertRegex(line, r'^req-mine req-mine "GET /x" status: 200 '
                                r'time: 0\.0[0-4]')
+
+    def test_a_deferred_line_before_auth_keeps_its_request_id(self):
+        # No auth named a caller (a 401, the version documents): the line
+        # still carries its own request id once the thread's next request
+        # has begun.
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='nova_aggregates.api.requests', level=logging.INFO,
+            format='%(context_id)s %(message)s'))
+        context_id = _ContextId()
+        requests_log = logging.getLogger('nova_aggregates.api.requests')
+        requests_log.addFilter(context_id)
+        self.addCleanup(requests_log.removeFilter, context_id)
+        deferred = []
+        seen = []
+
+        def app(environ, start_response):
+            seen.append(oslo_context.get_current())
+            start_response('401 Unauthorized', [])
+            return [b'{}']
+
+        log = middleware.RequestLog(app)
+        for req_id in ('req-first', 'req-second'):
+            result = log({'REQUEST_METHOD': 'GET', 'PATH_INFO': '/x',
+                          middleware.ENV_REQUEST_ID: req_id,
+                          middleware.ENV_DEFER_UNTIL_IDLE: deferred.append},
+                         lambda *a: None)
+            list(result)
+            result.close()
+        # Each request ran with its own id current, and no identity.
+        self.assertEqual('req-second', seen[1].request_id)
+        self.assertIsNone(seen[1].user_id)
+        for write in deferred:
+            write()
+        first, second = logger.output.splitlines()
+        self.assertTrue(first.startswith('req-first req-first '), first)
+        self.assertTrue(second.startswith('req-second req-second '), second)
+
+    def test_no_identity_carried_over(self):
+        # A request after an authenticated one on the same thread starts
+        # without its caller.
+        def app(environ, start_response):
+            seen.append(oslo_context.get_current())
+            start_response('200 OK', [])
+            return [b'{}']
+
+        seen = []
+        context.RequestContext(request_id='req-before', user_id='alice',
+                               overwrite=True)
+        result = middleware.RequestLog(app)(
+            {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/x',
+             middleware.ENV_REQUEST_ID: 'req-after'}, lambda *a: None)
+        list(result)
+        result.close()
+        self.assertEqual('req-after', seen[0].request_id)
+        self.assertIsNone(seen[0].user_id)
