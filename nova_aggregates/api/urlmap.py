@@ -15,10 +15,10 @@ class URLMap:
     ``/v2.1``)."""
 
     def __init__(self, apps):
-        self.apps = sorted(apps.items(), key=lambda item: -len(item[0]))
-        # (prefix, prefix + '/', app): no string built per request.
-        self._prefixes = [(prefix, prefix + '/', app)
-                          for prefix, app in self.apps]
+        # (prefix, prefix + '/', app), longest first: no string built per
+        # request.
+        self._prefixes = [(prefix, prefix + '/', app) for prefix, app in
+                          sorted(apps.items(), key=lambda item: -len(item[0]))]
 
     def __call__(self, environ, start_response):
         if not _is_utf8(environ.get('PATH_INFO', '')) or \

@@ -34,6 +34,17 @@ class _Body:
 
 class TestRequestLog(testtools.TestCase):
 
+    def _log_with_context_ids(self):
+        """The request log captured as "<context's request id> <line>"."""
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='nova_aggregates.api.requests', level=logging.INFO,
+            format='%(context_id)s %(message)s'))
+        context_id = _ContextId()
+        requests_log = logging.getLogger('nova_aggregates.api.requests')
+        requests_log.addFilter(context_id)
+        self.addCleanup(requests_log.removeFilter, context_id)
+        return logger
+
     def test_logged_at_close_after_the_body(self):
         logger = self.useFixture(fixtures.FakeLogger(
             name='nova_aggregates.api.requests', level=logging.INFO))
@@ -73,13 +84,7 @@ class TestRequestLog(testtools.TestCase):
         # Under our worker the line is handed to it, to be written when the
         # thread is idle: with this request's duration and context, even
         # once the thread serves another request.
-        logger = self.useFixture(fixtures.FakeLogger(
-            name='nova_aggregates.api.requests', level=logging.INFO,
-            format='%(context_id)s %(message)s'))
-        context_id = _ContextId()
-        requests_log = logging.getLogger('nova_aggregates.api.requests')
-        requests_log.addFilter(context_id)
-        self.addCleanup(requests_log.removeFilter, context_id)
+        logger = self._log_with_context_ids()
         deferred = []
 
         def app(environ, start_response):
@@ -107,13 +112,7 @@ class TestRequestLog(testtools.TestCase):
         # No auth named a caller (a 401, the version documents): the line
         # still carries its own request id once the thread's next request
         # has begun.
-        logger = self.useFixture(fixtures.FakeLogger(
-            name='nova_aggregates.api.requests', level=logging.INFO,
-            format='%(context_id)s %(message)s'))
-        context_id = _ContextId()
-        requests_log = logging.getLogger('nova_aggregates.api.requests')
-        requests_log.addFilter(context_id)
-        self.addCleanup(requests_log.removeFilter, context_id)
+        logger = self._log_with_context_ids()
         deferred = []
         seen = []
 
